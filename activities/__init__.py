@@ -1,0 +1,1 @@
+"""Activities: everything the case workflow asks the outside world to do (mail, calendar, MIS)."""

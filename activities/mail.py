@@ -1,0 +1,161 @@
+"""The one sending path for every e-mail Whereabouts sends: prompts, letters, referrals.
+
+Why it is careful:
+- *Sent once.* Each message carries a Message-ID derived from the case, the step and the
+  recipient. After the server accepts a message the activity heartbeats the IDs sent so far; a
+  retried attempt reads them back and skips what already went. (The only gap left is a crash in
+  the instant between the server's "250 OK" and the heartbeat; the stable Message-ID lets the
+  receiving mail system discard that duplicate.)
+- *Permanent vs temporary.* A 5xx reply or a refused address will not get better by retrying, so
+  it fails the activity as non-retryable and the workflow gives the office a task. 4xx replies and
+  connection failures retry with back-off, so a mail server that is down only delays a message.
+- *No header injection.* Every header value is flattened to one line before it is set.
+- *No personal data in errors.* Failure messages name the step and the recipient's position,
+  never the address, because Temporal keeps failure messages in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from whereabouts.settings import Settings, SmtpSecurity
+
+PERMANENT_MAIL_ERROR = "PermanentMailError"
+
+
+class Attachment(BaseModel):
+    filename: str
+    content_type: str  # e.g. "text/calendar; method=REQUEST"
+    data: bytes
+
+
+class Mail(BaseModel):
+    """One message to one recipient (so each recipient has its own Message-ID)."""
+
+    to: str
+    to_name: str | None = None
+    subject: str
+    text: str
+    html: str | None = None
+    language: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    step: str  # the case step this message belongs to, part of its Message-ID
+
+
+def one_line(value: str) -> str:
+    """Header values may never carry a line break: that is how headers get injected."""
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def message_id(case_key: str, step: str, recipient: str) -> str:
+    digest = hashlib.sha256(f"{case_key}|{step}|{recipient.lower()}".encode()).hexdigest()[:32]
+    return f"<{digest}@whereabouts.invalid>"
+
+
+def _address(name: str | None, addr: str) -> Address:
+    display, email = parseaddr(one_line(addr))
+    user, _, domain = email.partition("@")
+    if not user or not domain:
+        raise ApplicationError("invalid e-mail address", type=PERMANENT_MAIL_ERROR, non_retryable=True)
+    return Address(display_name=one_line(name or display or ""), username=user, domain=domain)
+
+
+def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at) -> EmailMessage:
+    msg = EmailMessage()
+    from_name, from_addr = parseaddr(settings.mail_from)
+    msg["From"] = _address(from_name, from_addr)
+    msg["To"] = _address(mail.to_name, mail.to)
+    msg["Subject"] = one_line(mail.subject)
+    msg["Message-ID"] = msg_id
+    msg["Date"] = format_datetime(sent_at)
+    msg["Auto-Submitted"] = "auto-generated"
+    if mail.language:
+        msg["Content-Language"] = one_line(mail.language)
+    msg.set_content(mail.text, charset="utf-8")
+    if mail.html:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8")
+    for att in mail.attachments:
+        maintype, _, rest = att.content_type.partition("/")
+        subtype, _, params = rest.partition(";")
+        extra = {}
+        for param in filter(None, (p.strip() for p in params.split(";"))):
+            k, _, v = param.partition("=")
+            extra[k.strip()] = v.strip()
+        msg.add_attachment(
+            att.data, maintype=maintype, subtype=subtype.strip(), filename=att.filename,
+            params=extra,
+        )
+    return msg
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
+    return ctx
+
+
+async def deliver(settings: Settings, msg: EmailMessage) -> None:
+    """Hand one message to the SMTP server, classifying failures for Temporal's retry policy."""
+    sec = settings.smtp_security
+    try:
+        await aiosmtplib.send(
+            msg,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            start_tls=sec is SmtpSecurity.STARTTLS,
+            use_tls=sec is SmtpSecurity.TLS,
+            tls_context=_tls_context(settings) if sec is not SmtpSecurity.NONE else None,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = sorted({r.code for r in exc.recipients})
+        if all(c >= 500 for c in codes):
+            raise ApplicationError(
+                f"mail server refused the recipient permanently ({codes})",
+                type=PERMANENT_MAIL_ERROR, non_retryable=True,
+            ) from None
+        raise ApplicationError(f"mail server deferred the recipient ({codes})") from None
+    except aiosmtplib.SMTPResponseException as exc:
+        if exc.code >= 500:
+            raise ApplicationError(
+                f"mail server rejected the message permanently ({exc.code})",
+                type=PERMANENT_MAIL_ERROR, non_retryable=True,
+            ) from None
+        raise ApplicationError(f"mail server asked to try later ({exc.code})") from None
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        raise ApplicationError(
+            f"mail server unreachable ({type(exc).__name__}); will retry"
+        ) from None
+
+
+async def send_all(settings: Settings, case_key: str, mails: list[Mail]) -> list[str]:
+    """Send each message once, heartbeating progress so a retry skips what already went.
+
+    Returns the Message-IDs, in order. Must run inside an activity.
+    """
+    info = activity.info()
+    done: set[str] = set()
+    if info.heartbeat_details:
+        done = set(info.heartbeat_details[0])
+    ids: list[str] = []
+    for mail in mails:
+        msg_id = message_id(case_key, mail.step, mail.to)
+        ids.append(msg_id)
+        if msg_id in done:
+            continue
+        msg = build_message(settings, mail, msg_id, datetime.now(UTC))
+        await deliver(settings, msg)
+        done.add(msg_id)
+        activity.heartbeat(sorted(done))
+    return ids

@@ -1,0 +1,113 @@
+"""The CME referral to the local authority, with the evidence an LA tracking officer needs.
+
+The e-mail carries the fields LA "report a child missing" forms ask for, the DSL's risk appraisal,
+the home visit and the full chronology, in words, plus the same as JSON for the LA's systems.
+"""
+
+from __future__ import annotations
+
+import json
+
+from temporalio import activity
+
+from activities.deps import Deps, day, when
+from activities.mail import Attachment, Mail, send_all
+from whereabouts.steps import ReferralRequest
+from whereabouts.vocabulary import FLAG_LABELS, LaDecision
+
+
+def referral_text(req: ReferralRequest, school, la) -> str:
+    p = req.case.pupil
+    a = req.assessment
+    lines = [
+        f"{school.name} (URN {school.urn}) reports a child missing from education.",
+        f"Why now: {req.reason}",
+        "",
+        "PUPIL",
+        f"  Name:            {p.full_name}",
+        f"  Date of birth:   {day(p.date_of_birth)}",
+        f"  UPN:             {p.upn}",
+        f"  Year group:      {p.year_group}",
+        f"  Address:         {', '.join(p.address.lines())}",
+        f"  Date last attended: {day(req.last_attended) if req.last_attended else 'not known'}",
+        f"  First day of unexplained absence: {day(req.case.first_day_absent)}",
+        "  Flags:           "
+        + (", ".join(FLAG_LABELS[f] for f in p.flags) if p.flags else "none recorded"),
+        "",
+        "PARENTS AND CONTACTS",
+    ]
+    for c in req.case.contacts:
+        lines.append(
+            f"  {c.name} ({c.relationship}{', parental responsibility' if c.parental_responsibility else ''})"
+            f": {' / '.join(c.phones) or 'no phone'}; {c.email or 'no e-mail'};"
+            f" language {c.language or 'not recorded'}"
+        )
+    lines += ["", "DSL RISK APPRAISAL"]
+    if a is None:
+        lines.append("  No risk assessment recorded.")
+    else:
+        lines.append(f"  {'AT RISK' if a.at_risk else 'Not at risk'} (by {a.by})")
+        if a.concerns:
+            lines.append("  Concerns: " + ", ".join(c.value.replace("_", " ") for c in a.concerns))
+        if a.note:
+            lines.append(f"  Reasoning: {a.note}")
+    lines += ["", "HOME VISIT"]
+    if req.visit_booking is None:
+        lines.append("  Not booked.")
+    else:
+        lines.append(f"  Booked for {when(req.visit_booking.slot)}; visiting: "
+                     + ", ".join(req.visit_booking.staff))
+        if req.visit:
+            lines.append(f"  Outcome: {req.visit.outcome.value.replace('_', ' ')} (recorded by {req.visit.by})")
+            lines.append(f"  Spoke to: {req.visit.spoke_to or 'nobody recorded'}")
+            if req.visit.note:
+                lines.append(f"  Note: {req.visit.note}")
+        else:
+            lines.append("  No outcome recorded.")
+    lines += ["", "CHRONOLOGY"]
+    for e in req.chronology:
+        lines.append(f"  {when(e.at)}  {e.what}  [{e.by}]" + (f"\n      {e.detail}" if e.detail else ""))
+    lines += [
+        "",
+        f"Please tell the school your decision. The school records it with:",
+        f"  python admin.py la-decision {req.ref.case_id} DECISION --note \"YOUR NOTE\"",
+        f"Decisions: {', '.join(d.value for d in LaDecision)}",
+        f"School contact: {school.dsl.name}, {school.dsl.email}, {school.phone}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class ReferralActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="file_referral")
+    async def file_referral(self, req: ReferralRequest) -> list[str]:
+        school = self.deps.directory.school(req.case.school_urn)
+        la = self.deps.directory.la_for(req.case.school_urn)
+        text = referral_text(req, school, la)
+        data = json.dumps(
+            {
+                "case_id": req.ref.case_id,
+                "school": {"urn": school.urn, "name": school.name},
+                "case": req.case.model_dump(mode="json"),
+                "last_attended": req.last_attended.isoformat() if req.last_attended else None,
+                "risk_assessment": req.assessment.model_dump(mode="json") if req.assessment else None,
+                "home_visit": {
+                    "booking": req.visit_booking.model_dump(mode="json") if req.visit_booking else None,
+                    "outcome": req.visit.model_dump(mode="json") if req.visit else None,
+                },
+                "chronology": [e.model_dump(mode="json") for e in req.chronology],
+            },
+            indent=2,
+            ensure_ascii=False,
+        ).encode()
+        subject = f"CME referral: case {req.ref.case_id} from {school.name} (URN {school.urn})"
+        attachment = Attachment(filename="cme-referral.json", content_type="application/json", data=data)
+        mails = [
+            Mail(to=str(la.cme_inbox), to_name=f"{la.name} CME tracking", subject=subject,
+                 text=text, attachments=[attachment], step=req.ref.step),
+            Mail(to=str(school.dsl.email), to_name=school.dsl.name, subject="Copy: " + subject,
+                 text=text, step=req.ref.step),
+        ]
+        return await send_all(self.deps.settings, req.ref.key, mails)

@@ -1,0 +1,92 @@
+"""Booking the Day 5/6 home visit: the two visiting staff get an e-mail with a calendar invite.
+
+The invite is an iCalendar REQUEST so it lands in their diaries; the e-mail says what must be in
+place before they knock (a risk assessment) and how to record what they found.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from icalendar import Calendar, Event, vCalAddress, vText
+from temporalio import activity
+
+from activities.deps import Deps, when
+from activities.mail import Attachment, Mail, send_all
+from whereabouts.steps import VisitBooking, VisitBookingRequest
+from whereabouts.vocabulary import VisitOutcome
+
+VISIT_LENGTH = timedelta(hours=1)
+
+
+def visit_invite(req: VisitBookingRequest, school, staff) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Whereabouts//CME home visit//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "REQUEST")
+    ev = Event()
+    ev.add("uid", f"{req.ref.case_id}-{req.ref.run_id}-home-visit@whereabouts.invalid")
+    ev.add("dtstamp", datetime.now(UTC))
+    ev.add("dtstart", req.slot.astimezone(UTC))
+    ev.add("dtend", (req.slot + VISIT_LENGTH).astimezone(UTC))
+    ev.add("summary", f"CME home visit - case {req.ref.case_id}")
+    ev.add("location", ", ".join(req.case.pupil.address.lines()))
+    ev.add(
+        "description",
+        f"Home visit for children-missing-education case {req.ref.case_id}. "
+        f"Risk assessment: {req.risk_summary}. "
+        f"Record the outcome: python admin.py visit {req.ref.case_id} OUTCOME",
+    )
+    organizer = vCalAddress(f"mailto:{school.attendance_inbox}")
+    organizer.params["cn"] = vText(school.name)
+    ev["organizer"] = organizer
+    for person in staff:
+        attendee = vCalAddress(f"mailto:{person.email}")
+        attendee.params["cn"] = vText(person.name)
+        attendee.params["role"] = vText("REQ-PARTICIPANT")
+        ev.add("attendee", attendee, encode=0)
+    cal.add_component(ev)
+    return cal.to_ical()
+
+
+class VisitActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="book_home_visit")
+    async def book_home_visit(self, req: VisitBookingRequest) -> VisitBooking:
+        school = self.deps.directory.school(req.case.school_urn)
+        staff = school.visit_staff[:2]
+        pupil = req.case.pupil
+        ics = visit_invite(req, school, staff)
+        outcomes = "\n".join(
+            f"  python admin.py visit {req.ref.case_id} {o.value} --note \"WHO YOU SPOKE TO, WHAT YOU SAW\""
+            for o in VisitOutcome
+        )
+        text = (
+            f"A home visit is booked for {when(req.slot)} (at the latest {when(req.latest)}).\n"
+            f"Visiting: {' and '.join(p.name for p in staff)}. Always go in pairs.\n\n"
+            f"Case:    {req.ref.case_id}\n"
+            f"Pupil:   {pupil.full_name} (UPN {pupil.upn}), year {pupil.year_group}\n"
+            f"Address: {', '.join(pupil.address.lines())}\n"
+            f"Contacts: "
+            + "; ".join(f"{c.name} ({c.relationship}) {' / '.join(c.phones)}" for c in req.case.contacts)
+            + "\n\n"
+            f"Before you go: the risk assessment must be in place. Now: {req.risk_summary}.\n"
+            f"Ask the designated safeguarding lead ({school.dsl.name}) if anything has changed.\n\n"
+            "Afterwards, record what you found (one of these):\n" + outcomes + "\n"
+        )
+        subject = f"Home visit booked {when(req.slot)}: case {req.ref.case_id} ({school.name})"
+        invite = Attachment(
+            filename="home-visit.ics", content_type="text/calendar; method=REQUEST", data=ics
+        )
+        mails = [
+            Mail(to=str(p.email), to_name=p.name, subject=subject, text=text,
+                 attachments=[invite], step=req.ref.step)
+            for p in staff
+        ] + [
+            Mail(to=str(school.attendance_inbox), to_name=f"{school.name} attendance office",
+                 subject=subject, text=text, attachments=[invite], step=req.ref.step)
+        ]
+        ids = await send_all(self.deps.settings, req.ref.key, mails)
+        return VisitBooking(slot=req.slot, staff=[p.name for p in staff], message_ids=ids)

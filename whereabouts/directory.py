@@ -1,0 +1,125 @@
+"""The school directory: who to tell, for each school and its local authority.
+
+Read once at worker start from a TOML file an LA maintains. A mistake in it would send a child's
+referral to nobody, so a missing or malformed file stops the worker with the file, the key and
+what is wrong, rather than failing on the first case that needs the bad entry.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+
+class DirectoryError(Exception):
+    """The directory cannot be used; the message names the file, the key and the problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class Person(_Model):
+    name: str = Field(min_length=1)
+    email: EmailStr
+    phone: str | None = None
+
+
+class Agency(_Model):
+    name: str = Field(min_length=1)
+    email: EmailStr
+    phone: str = Field(min_length=3)
+
+
+class LocalAuthority(_Model):
+    code: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    cme_inbox: EmailStr
+    social_care: Agency
+    police: Agency
+
+
+class Term(_Model):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Term:
+        if self.end < self.start:
+            raise ValueError(f"term ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class School(_Model):
+    urn: str = Field(pattern=r"^\d{6}$")
+    name: str = Field(min_length=1)
+    la: str = Field(min_length=1)
+    address: list[str] = Field(min_length=2)
+    phone: str = Field(min_length=3)
+    attendance_inbox: EmailStr
+    dsl: Person
+    visit_staff: list[Person] = Field(min_length=2)
+    letter_signatory: Person | None = None
+    terms: list[Term] = Field(min_length=1)
+    inset_days: list[date] = Field(default_factory=list)
+
+    @property
+    def signatory(self) -> Person:
+        return self.letter_signatory or self.dsl
+
+
+class Directory(_Model):
+    local_authorities: list[LocalAuthority] = Field(min_length=1)
+    schools: list[School] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Directory:
+        codes = {la.code for la in self.local_authorities}
+        seen: set[str] = set()
+        for i, school in enumerate(self.schools):
+            if school.la not in codes:
+                raise ValueError(
+                    f"schools[{i}].la: {school.la!r} is not a local authority in this file "
+                    f"(known: {', '.join(sorted(codes))})"
+                )
+            if school.urn in seen:
+                raise ValueError(f"schools[{i}].urn: {school.urn!r} appears twice")
+            seen.add(school.urn)
+        return self
+
+    def school(self, urn: str) -> School:
+        for school in self.schools:
+            if school.urn == urn:
+                return school
+        raise KeyError(f"school URN {urn} is not in the school directory")
+
+    def has_school(self, urn: str) -> bool:
+        return any(s.urn == urn for s in self.schools)
+
+    def la_for(self, urn: str) -> LocalAuthority:
+        code = self.school(urn).la
+        return next(la for la in self.local_authorities if la.code == code)
+
+
+def _loc(loc: tuple[object, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_directory(path: Path) -> Directory:
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DirectoryError(f"{path}: school directory file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DirectoryError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Directory.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise DirectoryError(f"{path}: {problems}") from None

@@ -1,0 +1,89 @@
+"""The words of the procedure, one enum each, shared by the workflow, admin.py and the feed.
+
+The values are the vocabulary in DESIGN.md: they appear in commands staff type, in search
+attributes operators filter on and in the MIS outbox, so they never change once released.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CmeStage(StrEnum):
+    DAY1_CALL = "day1_call"
+    DAY1_CALLBACK = "day1_callback"
+    RISK_ASSESSMENT = "risk_assessment"
+    DAY2_CALL = "day2_call"
+    DAY3_LETTER = "day3_letter"
+    HOME_VISIT = "home_visit"
+    REFERRED = "referred"
+    CLOSED = "closed"
+
+
+class CallOutcome(StrEnum):
+    NO_ANSWER = "no_answer"
+    SAFE_WITH_PARENT = "safe_with_parent"
+    NOT_REASSURED = "not_reassured"
+    MISSING_PARENT_CONCERNED = "missing_parent_concerned"
+
+
+class RiskConcern(StrEnum):
+    FORCED_MARRIAGE = "forced_marriage"
+    CHILD_SEXUAL_EXPLOITATION = "child_sexual_exploitation"
+    DOMESTIC_ABUSE = "domestic_abuse"
+    RADICALISATION = "radicalisation"
+    HONOUR_BASED_VIOLENCE = "honour_based_violence"
+    OTHER = "other"
+
+
+class VisitOutcome(StrEnum):
+    CHILD_SEEN = "child_seen"
+    PARENT_CONTACT = "parent_contact"
+    NO_ANSWER = "no_answer"
+    MOVED_AWAY = "moved_away"
+    REFUSED_ACCESS = "refused_access"
+
+
+class LaDecision(StrEnum):
+    REMOVE_FROM_ROLL = "remove_from_roll"
+    KEEP_ON_ROLL = "keep_on_roll"
+    CHILD_LOCATED = "child_located"
+
+
+class CmeOutcome(StrEnum):
+    EXPLAINED_ABSENCE = "explained_absence"
+    PARENT_CONTACT = "parent_contact"
+    CHILD_SEEN = "child_seen"
+    REMOVED_FROM_ROLL = "removed_from_roll"
+    CHILD_LOCATED = "child_located"
+    WITHDRAWN = "withdrawn"
+
+
+class RiskStatus(StrEnum):
+    """The ``CmeRisk`` search attribute: where the safeguarding judgement stands."""
+
+    NOT_ASSESSED = "not_assessed"
+    REQUESTED = "requested"
+    NOT_AT_RISK = "not_at_risk"
+    ESCALATED = "escalated"
+
+
+class PupilFlag(StrEnum):
+    CP_PLAN = "cp_plan"
+    LOOKED_AFTER = "looked_after"
+    SOCIAL_CARE = "social_care"
+    SEN = "sen"
+    EAL = "eal"
+
+
+FLAG_LABELS: dict[PupilFlag, str] = {
+    PupilFlag.CP_PLAN: "child protection plan",
+    PupilFlag.LOOKED_AFTER: "looked after child",
+    PupilFlag.SOCIAL_CARE: "known to children's social care",
+    PupilFlag.SEN: "special educational needs",
+    PupilFlag.EAL: "English as an additional language",
+}
+
+# 2024 attendance regulations: N starts a case; a present mark for an open case means "seen".
+ABSENCE_CODE_STARTS_CASE = "N"
+PRESENT_CODES = frozenset({"/", "\\", "L"})
