@@ -47,8 +47,9 @@ class LetterLibrary:
         self.root = root
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(root),
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
-                                                default_for_string=False),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "html.j2"), default_for_string=False
+            ),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -111,15 +112,21 @@ class LetterLibrary:
         sections = []
         for lang in languages:
             facts = self.facts(lang, data)
-            sections.append({
-                "lang": lang,
-                "html": self.env.get_template(f"{lang.folder}/body.html.j2").render(**facts),
-                "text": self.env.get_template(f"{lang.folder}/body.txt.j2").render(**facts),
-                "subject": self.env.from_string(lang.subject).render(**facts),
-            })
+            sections.append(
+                {
+                    "lang": lang,
+                    "html": self.env.get_template(f"{lang.folder}/body.html.j2").render(**facts),
+                    "text": self.env.get_template(f"{lang.folder}/body.txt.j2").render(**facts),
+                    "subject": self.env.from_string(lang.subject).render(**facts),
+                }
+            )
         subject = " / ".join(s["subject"] for s in sections)
-        common = {**data, "sections": sections, "printable": printable,
-                  "letter_date": self.facts(self.english, data)["letter_date"]}
+        common = {
+            **data,
+            "sections": sections,
+            "printable": printable,
+            "letter_date": self.facts(self.english, data)["letter_date"],
+        }
         html = self.env.get_template("_layout.html.j2").render(**common)
         text = self.env.get_template("_layout.txt.j2").render(**common)
         return subject, html, text
@@ -171,19 +178,34 @@ class LetterActivities:
             data = self.letter_data(req, contact)
             if contact.email:
                 subject, html, text = self.library.render(langs, data, printable=False)
-                mails.append(Mail(to=str(contact.email), to_name=contact.name, subject=subject,
-                                  text=text, html=html, language=lang.lang, step=req.ref.step))
+                mails.append(
+                    Mail(
+                        to=str(contact.email),
+                        to_name=contact.name,
+                        subject=subject,
+                        text=text,
+                        html=html,
+                        language=lang.lang,
+                        step=req.ref.step,
+                    )
+                )
             else:
                 _, html, _ = self.library.render(langs, data, printable=True)
-                printed.append(Attachment(filename=f"day3-letter-contact{n}-{lang.folder}.html",
-                                          content_type="text/html; charset=utf-8",
-                                          data=html.encode()))
+                printed.append(
+                    Attachment(
+                        filename=f"day3-letter-contact{n}-{lang.folder}.html",
+                        content_type="text/html; charset=utf-8",
+                        data=html.encode(),
+                    )
+                )
         if printed or interpreter:
             mails.append(self.office_mail(req, school, printed, interpreter))
         ids = await send_all(self.deps.settings, req.ref.key, mails)
         return LetterResult(
             emailed=sum(1 for m in mails if m.to != str(school.attendance_inbox)),
-            printed=len(printed), languages=used, interpreter_needed=interpreter,
+            printed=len(printed),
+            languages=used,
+            interpreter_needed=interpreter,
             message_ids=ids,
         )
 
@@ -197,13 +219,17 @@ class LetterActivities:
             ]
         if interpreter:
             lines += [
-                "We have no letter template for these preferred languages: "
-                + ", ".join(interpreter) + ".",
+                "We have no letter template for these preferred languages: " + ", ".join(interpreter) + ".",
                 "The English letter was used. Please arrange an interpreter to phone the family",
                 "and explain the letter. Do not rely on a machine translation.",
                 "",
             ]
         lines.append(f"See the case: python admin.py show {req.ref.case_id}")
-        return Mail(to=str(school.attendance_inbox), to_name=f"{school.name} attendance office",
-                    subject=f"Day 3 letter tasks: case {req.ref.case_id}", text="\n".join(lines) + "\n",
-                    attachments=printed, step=req.ref.step)
+        return Mail(
+            to=str(school.attendance_inbox),
+            to_name=f"{school.name} attendance office",
+            subject=f"Day 3 letter tasks: case {req.ref.case_id}",
+            text="\n".join(lines) + "\n",
+            attachments=printed,
+            step=req.ref.step,
+        )

@@ -17,8 +17,8 @@ Why it is careful:
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 import ssl
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -92,7 +92,10 @@ def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at) -> Email
             k, _, v = param.partition("=")
             extra[k.strip()] = v.strip()
         msg.add_attachment(
-            att.data, maintype=maintype, subtype=subtype.strip(), filename=att.filename,
+            att.data,
+            maintype=maintype,
+            subtype=subtype.strip(),
+            filename=att.filename,
             params=extra,
         )
     return msg
@@ -123,20 +126,20 @@ async def deliver(settings: Settings, msg: EmailMessage) -> None:
         if all(c >= 500 for c in codes):
             raise ApplicationError(
                 f"mail server refused the recipient permanently ({codes})",
-                type=PERMANENT_MAIL_ERROR, non_retryable=True,
+                type=PERMANENT_MAIL_ERROR,
+                non_retryable=True,
             ) from None
         raise ApplicationError(f"mail server deferred the recipient ({codes})") from None
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code >= 500:
             raise ApplicationError(
                 f"mail server rejected the message permanently ({exc.code})",
-                type=PERMANENT_MAIL_ERROR, non_retryable=True,
+                type=PERMANENT_MAIL_ERROR,
+                non_retryable=True,
             ) from None
         raise ApplicationError(f"mail server asked to try later ({exc.code})") from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise ApplicationError(
-            f"mail server unreachable ({type(exc).__name__}); will retry"
-        ) from None
+        raise ApplicationError(f"mail server unreachable ({type(exc).__name__}); will retry") from None
 
 
 async def send_all(settings: Settings, case_key: str, mails: list[Mail]) -> list[str]:

@@ -46,9 +46,7 @@ def _recipients(role: str, school: School, la: LocalAuthority, req: NoticeReques
             return [(f"{la.name} CME tracking", str(la.cme_inbox))]
         case "parents":
             return [
-                (c.name, str(c.email))
-                for c in req.case.contacts
-                if c.parental_responsibility and c.email
+                (c.name, str(c.email)) for c in req.case.contacts if c.parental_responsibility and c.email
             ]
     raise ValueError(f"unknown recipient role {role}")
 

@@ -31,8 +31,7 @@ def referral_text(req: ReferralRequest, school, la) -> str:
         f"  Address:         {', '.join(p.address.lines())}",
         f"  Date last attended: {day(req.last_attended) if req.last_attended else 'not known'}",
         f"  First day of unexplained absence: {day(req.case.first_day_absent)}",
-        "  Flags:           "
-        + (", ".join(FLAG_LABELS[f] for f in p.flags) if p.flags else "none recorded"),
+        "  Flags:           " + (", ".join(FLAG_LABELS[f] for f in p.flags) if p.flags else "none recorded"),
         "",
         "PARENTS AND CONTACTS",
     ]
@@ -55,10 +54,13 @@ def referral_text(req: ReferralRequest, school, la) -> str:
     if req.visit_booking is None:
         lines.append("  Not booked.")
     else:
-        lines.append(f"  Booked for {when(req.visit_booking.slot)}; visiting: "
-                     + ", ".join(req.visit_booking.staff))
+        lines.append(
+            f"  Booked for {when(req.visit_booking.slot)}; visiting: " + ", ".join(req.visit_booking.staff)
+        )
         if req.visit:
-            lines.append(f"  Outcome: {req.visit.outcome.value.replace('_', ' ')} (recorded by {req.visit.by})")
+            lines.append(
+                f"  Outcome: {req.visit.outcome.value.replace('_', ' ')} (recorded by {req.visit.by})"
+            )
             lines.append(f"  Spoke to: {req.visit.spoke_to or 'nobody recorded'}")
             if req.visit.note:
                 lines.append(f"  Note: {req.visit.note}")
@@ -69,8 +71,8 @@ def referral_text(req: ReferralRequest, school, la) -> str:
         lines.append(f"  {when(e.at)}  {e.what}  [{e.by}]" + (f"\n      {e.detail}" if e.detail else ""))
     lines += [
         "",
-        f"Please tell the school your decision. The school records it with:",
-        f"  python admin.py la-decision {req.ref.case_id} DECISION --note \"YOUR NOTE\"",
+        "Please tell the school your decision. The school records it with:",
+        f'  python admin.py la-decision {req.ref.case_id} DECISION --note "YOUR NOTE"',
         f"Decisions: {', '.join(d.value for d in LaDecision)}",
         f"School contact: {school.dsl.name}, {school.dsl.email}, {school.phone}",
     ]
@@ -105,9 +107,20 @@ class ReferralActivities:
         subject = f"CME referral: case {req.ref.case_id} from {school.name} (URN {school.urn})"
         attachment = Attachment(filename="cme-referral.json", content_type="application/json", data=data)
         mails = [
-            Mail(to=str(la.cme_inbox), to_name=f"{la.name} CME tracking", subject=subject,
-                 text=text, attachments=[attachment], step=req.ref.step),
-            Mail(to=str(school.dsl.email), to_name=school.dsl.name, subject="Copy: " + subject,
-                 text=text, step=req.ref.step),
+            Mail(
+                to=str(la.cme_inbox),
+                to_name=f"{la.name} CME tracking",
+                subject=subject,
+                text=text,
+                attachments=[attachment],
+                step=req.ref.step,
+            ),
+            Mail(
+                to=str(school.dsl.email),
+                to_name=school.dsl.name,
+                subject="Copy: " + subject,
+                text=text,
+                step=req.ref.step,
+            ),
         ]
         return await send_all(self.deps.settings, req.ref.key, mails)

@@ -29,6 +29,4 @@ class CalendarActivities:
     @activity.defn(name="working_days_after")
     async def working_days_after(self, req: WorkingDaysRequest) -> datetime:
         school = self.deps.directory.school(req.school_urn)
-        return working_days_after(
-            school, req.after, req.days, self.deps.settings.school_day_seconds
-        )
+        return working_days_after(school, req.after, req.days, self.deps.settings.school_day_seconds)

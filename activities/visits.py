@@ -60,7 +60,7 @@ class VisitActivities:
         pupil = req.case.pupil
         ics = visit_invite(req, school, staff)
         outcomes = "\n".join(
-            f"  python admin.py visit {req.ref.case_id} {o.value} --note \"WHO YOU SPOKE TO, WHAT YOU SAW\""
+            f'  python admin.py visit {req.ref.case_id} {o.value} --note "WHO YOU SPOKE TO, WHAT YOU SAW"'
             for o in VisitOutcome
         )
         text = (
@@ -77,16 +77,26 @@ class VisitActivities:
             "Afterwards, record what you found (one of these):\n" + outcomes + "\n"
         )
         subject = f"Home visit booked {when(req.slot)}: case {req.ref.case_id} ({school.name})"
-        invite = Attachment(
-            filename="home-visit.ics", content_type="text/calendar; method=REQUEST", data=ics
-        )
+        invite = Attachment(filename="home-visit.ics", content_type="text/calendar; method=REQUEST", data=ics)
         mails = [
-            Mail(to=str(p.email), to_name=p.name, subject=subject, text=text,
-                 attachments=[invite], step=req.ref.step)
+            Mail(
+                to=str(p.email),
+                to_name=p.name,
+                subject=subject,
+                text=text,
+                attachments=[invite],
+                step=req.ref.step,
+            )
             for p in staff
         ] + [
-            Mail(to=str(school.attendance_inbox), to_name=f"{school.name} attendance office",
-                 subject=subject, text=text, attachments=[invite], step=req.ref.step)
+            Mail(
+                to=str(school.attendance_inbox),
+                to_name=f"{school.name} attendance office",
+                subject=subject,
+                text=text,
+                attachments=[invite],
+                step=req.ref.step,
+            )
         ]
         ids = await send_all(self.deps.settings, req.ref.key, mails)
         return VisitBooking(slot=req.slot, staff=[p.name for p in staff], message_ids=ids)

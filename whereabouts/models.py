@@ -44,9 +44,7 @@ class Contact(_Model):
     relationship: str = Field(default="parent", max_length=60)
     phones: list[str] = Field(default_factory=list)
     email: EmailStr | None = None
-    language: str | None = Field(
-        default=None, description="ISO 639-1 or DfE census language code"
-    )
+    language: str | None = Field(default=None, description="ISO 639-1 or DfE census language code")
     parental_responsibility: bool = True
 
 

@@ -108,7 +108,10 @@ class Clock:
     """Turns "school day N at HH:MM" into an instant, on the real or the compressed calendar."""
 
     def __init__(
-        self, calendar: SchoolCalendar, first_day: date, started_at: datetime,
+        self,
+        calendar: SchoolCalendar,
+        first_day: date,
+        started_at: datetime,
         school_day_seconds: float | None,
     ) -> None:
         self.calendar = calendar
@@ -125,9 +128,7 @@ class Clock:
         if self.day_seconds is None:
             return london(dates[day_n - 1], when)
         into_day = datetime.combine(date.min, when) - datetime.combine(date.min, SCHOOL_OPENS)
-        return self.started_at + timedelta(seconds=self.day_seconds * (day_n - 1)) + self.scaled(
-            into_day
-        )
+        return self.started_at + timedelta(seconds=self.day_seconds * (day_n - 1)) + self.scaled(into_day)
 
     def working_days_after(self, instant: datetime, n: int) -> datetime:
         """The same school time ``n`` school days after ``instant``."""

@@ -1,0 +1,27 @@
+"""Every activity the worker runs, built from one set of dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from activities.deps import Deps
+from activities.letters import LetterActivities
+from activities.mis import MisActivities
+from activities.notices import NoticeActivities
+from activities.referral import ReferralActivities
+from activities.schedule import CalendarActivities
+from activities.visits import VisitActivities
+
+
+def all_activities(deps: Deps) -> list[Callable]:
+    calendar = CalendarActivities(deps)
+    notices = NoticeActivities(deps)
+    return [
+        calendar.schedule_case,
+        calendar.working_days_after,
+        notices.send_notice,
+        LetterActivities(deps).send_day3_letter,
+        VisitActivities(deps).book_home_visit,
+        ReferralActivities(deps).file_referral,
+        MisActivities(deps).record_in_mis,
+    ]

@@ -1,0 +1,101 @@
+"""A local SMTP server that keeps every message, so people and tests can read what was sent.
+
+Used by ``make run`` (messages saved as ``.eml`` files under ``var/mail/``) and by the tests (kept
+in memory too). It can be told to answer with an SMTP error, so the tests can show how the
+sending path treats temporary (4xx) and permanent (5xx) failures.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    raw: bytes
+
+
+@dataclass
+class MailCatcher:
+    """The aiosmtpd handler: stores messages; ``fail_next`` makes the next DATA fail."""
+
+    folder: Path | None = None
+    received: list[Received] = field(default_factory=list)
+    fail_next: list[str] = field(default_factory=list)  # e.g. ["451 4.3.0 try later"]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self.lock:
+            if self.fail_next:
+                return self.fail_next.pop(0)
+        raw = envelope.original_content or envelope.content
+        raw = raw if isinstance(raw, bytes) else raw.encode()
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        item = Received(envelope.mail_from, list(envelope.rcpt_tos), msg, raw)
+        with self.lock:
+            self.received.append(item)
+            n = len(self.received)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            subject = "".join(c if c.isalnum() else "-" for c in str(msg["Subject"] or ""))[:60]
+            (self.folder / f"{stamp}-{n:05d}-{subject}.eml").write_bytes(raw)
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.received.clear()
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.rcpt_tos]
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def start(
+    catcher: MailCatcher,
+    host: str = "127.0.0.1",
+    port: int = 1025,
+    tls_context: ssl.SSLContext | None = None,
+) -> Controller:
+    """Start in a background thread. With ``tls_context`` the server offers STARTTLS."""
+    controller = Controller(
+        catcher,
+        hostname=host,
+        port=port,
+        tls_context=tls_context,
+        require_starttls=tls_context is not None,
+        decode_data=False,
+        server_hostname="localhost",
+        ready_timeout=10,
+    )
+    controller.start()
+    return controller

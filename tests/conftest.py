@@ -1,0 +1,128 @@
+"""Shared fixtures: one time-skipping Temporal test server per session, a real SMTP server, and
+a real worker per test on its own task queue (as in Temporal's samples)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.deps import Deps
+from localstack import mailcatcher
+from whereabouts.search import ALL_KEYS
+from whereabouts.settings import Settings
+from whereabouts.vocabulary import CmeStage
+from worker import build_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TEST_DIRECTORY = ROOT / "tests" / "data" / "schools.toml"
+
+
+def binary(name: str) -> str:
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    other = shutil.which(name)
+    if not other:
+        pytest.exit(f"{name} not found: run `make test`, which installs it into .venv")
+    return other
+
+
+async def register_search_attributes(client: Client) -> None:
+    kinds = {
+        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    attrs = {k.name: kinds[k.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for k in ALL_KEYS}
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(search_attributes=attrs, namespace=client.namespace)
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env():
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    catcher = mailcatcher.MailCatcher()
+    port = mailcatcher.free_port()
+    controller = mailcatcher.start(catcher, port=port)
+    catcher.port = port  # type: ignore[attr-defined]
+    yield catcher
+    controller.stop()
+
+
+@pytest.fixture
+def settings(tmp_path, smtp) -> Settings:
+    smtp.clear()
+    smtp.fail_next.clear()
+    return Settings(
+        smtp_port=smtp.port,
+        var_dir=tmp_path / "var",
+        directory_path=TEST_DIRECTORY,
+        task_queue=f"tq-{uuid.uuid4()}",
+        school_day_seconds=None,
+    )
+
+
+@pytest_asyncio.fixture
+async def worker(env, settings):
+    """A real worker on this test's own task queue. Cases a test leaves open are terminated, so
+    their timers cannot drag the shared time-skipping clock forward for the next test."""
+    deps = Deps.from_settings(settings)
+    async with build_worker(env.client, settings, deps):
+        yield deps
+        async for wf in env.client.list_workflows(f"TaskQueue = '{settings.task_queue}'"):
+            if wf.status == WorkflowExecutionStatus.RUNNING:
+                await env.client.get_workflow_handle(wf.id).terminate("test finished")
+
+
+async def until(handle: WorkflowHandle, predicate, what: str, timeout: float = 15.0):
+    """Poll the status query (in real time) until ``predicate(status)`` holds."""
+    from workflows.case import CmeCaseWorkflow
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    status = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            status = await handle.query(CmeCaseWorkflow.status)
+            if predicate(status):
+                return status
+        except Exception:  # noqa: BLE001 - the workflow may not have run its first task yet
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last status: {status}")
+
+
+async def until_stage(handle, stage: CmeStage, timeout: float = 15.0):
+    return await until(handle, lambda s: s.stage == stage, f"stage {stage}", timeout)
+
+
+async def skip_to(env: WorkflowEnvironment, at: datetime, slack: timedelta = timedelta(minutes=1)):
+    now = await env.get_current_time()
+    if at + slack > now:
+        await env.sleep(at + slack - now)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,70 @@
+"""Synthetic pupils and cases: no real child's data anywhere in the tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+from stdnum.gb import upn as upn_lib
+
+from whereabouts.models import Address, CaseInput, Contact, Pupil
+
+TEST_URN = "990201"
+_serial = itertools.count(1)
+
+
+def make_upn(la: int = 928, establishment: int = 2001, year: int = 26, serial: int | None = None) -> str:
+    body = f"{la:03d}{establishment:04d}{year:02d}{(serial or next(_serial)) % 1000:03d}"
+    return upn_lib.calc_check_digit(body) + body
+
+
+def make_case(
+    first_day: date,
+    *,
+    urn: str = TEST_URN,
+    upn: str | None = None,
+    language: str | None = None,
+    email: str | None = "parent.one@family.example.net",
+    second_contact: bool = True,
+) -> CaseInput:
+    contacts = [
+        Contact(
+            name="Grace Testperson",
+            relationship="mother",
+            phones=["07700 900123", "01632 960777"],
+            email=email,
+            language=language,
+            parental_responsibility=True,
+        )
+    ]
+    if second_contact:
+        contacts.append(
+            Contact(
+                name="Aunt Synthia",
+                relationship="aunt",
+                phones=["07700 900456"],
+                email="aunt@family.example.net",
+                parental_responsibility=False,
+            )
+        )
+    return CaseInput(
+        school_urn=urn,
+        pupil=Pupil(
+            upn=upn or make_upn(),
+            forename="Robin",
+            surname="Testperson",
+            date_of_birth=date(2015, 3, 14),
+            year_group="6",
+            address=Address(line1="7 Imaginary Row", town="Exampleton", postcode="EX9 1ZZ"),
+            flags=["eal"],
+        ),
+        contacts=contacts,
+        first_day_absent=first_day,
+    )
+
+
+def next_weekday(after: date) -> date:
+    d = after + timedelta(days=1)
+    while d.weekday() >= 5:
+        d += timedelta(days=1)
+    return d

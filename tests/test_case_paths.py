@@ -1,0 +1,290 @@
+"""Every path of the seed procedure, driven as staff would drive it, against the time-skipping
+test server, a real worker and a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+
+from tests.conftest import skip_to, until, until_stage
+from tests.factories import make_case, next_weekday
+from whereabouts.models import (
+    CallRecord,
+    CaseResult,
+    ChildSeen,
+    LaDecisionRecord,
+    ParentContact,
+    RiskAssessment,
+    VisitRecord,
+    Withdrawal,
+)
+from whereabouts.schooldays import is_bank_holiday
+from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
+from workflows.case import CmeCaseWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+OFFICE = "office@testhill.example.org"
+DSL = "dsl@testhill.example.org"
+PARENT = "parent.one@family.example.net"
+AUNT = "aunt@family.example.net"
+LA_CME = "cme@testshire.example.gov.uk"
+POLICE = "hub@police.example.org"
+MASH = "mash@testshire.example.gov.uk"
+
+
+async def start(env, settings, case, *, record_as: str | None = None):
+    handle = await env.client.start_workflow(
+        CmeCaseWorkflow.run,
+        case,
+        id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    handle.record_as = record_as  # type: ignore[attr-defined]
+    return handle
+
+
+async def finish(handle) -> CaseResult:
+    result = await handle.result()
+    name = getattr(handle, "record_as", None)
+    if name:
+        HISTORIES.mkdir(exist_ok=True)
+        history = await handle.fetch_history()
+        path = HISTORIES / f"{name}.json"
+        path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
+    return result
+
+
+def subjects(smtp, address):
+    return [str(r.message["Subject"]) for r in smtp.to(address)]
+
+
+def outbox(settings):
+    path = settings.mis_outbox
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def today(env) -> date:
+    return (await env.get_current_time()).date()
+
+
+async def first_day(env) -> date:
+    return next_weekday(await today(env))
+
+
+async def test_explained_on_day1(env, settings, smtp, worker):
+    case = make_case(await first_day(env))
+    h = await start(env, settings, case, record_as="explained_day1")
+    await until_stage(h, CmeStage.DAY1_CALL)
+    await until(h, lambda s: bool(smtp.to(OFFICE)), "day 1 prompt", 10)
+    assert any("Day 1 call needed" in s for s in subjects(smtp, OFFICE))
+    prompt = smtp.to(OFFICE)[0].message.get_content()
+    assert f"python admin.py call {h.id} safe_with_parent --reason" in prompt
+    assert "Robin Testperson" in prompt
+
+    await h.execute_update(
+        CmeCaseWorkflow.record_call,
+        CallRecord(outcome="safe_with_parent", reason="ill with flu", by="T. Hale"),
+    )
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
+    whats = [e.what for e in result.chronology]
+    assert "Day 1 call: safe with parent" in whats
+    assert whats[-1] == "Case closed: explained absence"
+    lines = outbox(settings)
+    assert [(x["kind"], x["value"]) for x in lines] == [
+        ("absence_reason", "ill with flu"),
+        ("case_outcome", "explained_absence"),
+    ]
+    # Nobody else was bothered.
+    assert not smtp.to(DSL) and not smtp.to(PARENT)
+
+
+async def test_no_answer_callback_then_contact(env, settings, smtp, worker):
+    case = make_case(await first_day(env))
+    h = await start(env, settings, case, record_as="no_answer_callback_contact")
+    await until_stage(h, CmeStage.DAY1_CALL)
+    await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
+    status = await until_stage(h, CmeStage.DAY1_CALLBACK)
+    await skip_to(env, status.next_action_at)
+    status = await until(h, lambda s: "Day 1 call-back outcome" in s.pending, "call-back prompt")
+    assert status.risk is RiskStatus.REQUESTED
+    assert status.stage is CmeStage.RISK_ASSESSMENT
+    assert any("Call back now" in s for s in subjects(smtp, OFFICE))
+    assert any("Risk assessment needed" in s for s in subjects(smtp, DSL))
+
+    await h.execute_update(
+        CmeCaseWorkflow.record_call,
+        CallRecord(outcome="no_answer", by="T. Hale", note="voicemail full"),
+    )
+    h.signal  # the MIS reports the parent rang in
+    await h.signal(CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="rang office: at hospital"))
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.PARENT_CONTACT
+    assert outbox(settings)[-1]["value"] == "parent_contact"
+
+
+async def test_not_reassured_at_risk_escalates_and_search_continues(env, settings, smtp, worker):
+    case = make_case(await first_day(env))
+    h = await start(env, settings, case, record_as="not_reassured_escalated")
+    await until_stage(h, CmeStage.DAY1_CALL)
+    await h.execute_update(
+        CmeCaseWorkflow.record_call,
+        CallRecord(outcome="not_reassured", by="T. Hale", note="a man answered, would not say"),
+    )
+    await until(h, lambda s: s.risk is RiskStatus.REQUESTED, "risk requested")
+    await until(h, lambda s: bool(smtp.to(DSL)), "DSL asked")
+    await h.execute_update(
+        CmeCaseWorkflow.record_risk,
+        RiskAssessment(at_risk=True, concerns=["forced_marriage"], note="sibling history", by="D. Lead"),
+    )
+    await until(h, lambda s: bool(smtp.to(POLICE)) and bool(smtp.to(MASH)), "escalation e-mails")
+    escalation = smtp.to(POLICE)[0].message.get_content()
+    assert "forced marriage" in escalation and "Robin Testperson" in escalation
+    status = await until(h, lambda s: s.risk is RiskStatus.ESCALATED, "escalated")
+    # The search carries on: Day 2 still prompts the follow-up call.
+    await skip_to(env, status.next_action_at)
+    status = await until_stage(h, CmeStage.DAY2_CALL)
+    assert status.risk is RiskStatus.ESCALATED
+    await until(h, lambda s: any("Day 2 follow-up" in x for x in subjects(smtp, OFFICE)), "day 2 prompt")
+    await h.signal(CmeCaseWorkflow.child_seen, ChildSeen(by="MIS", where="arrived at school"))
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.CHILD_SEEN
+    assert any("AT RISK" in e.what for e in result.chronology)
+
+
+async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, worker):
+    case = make_case(await first_day(env))
+    h = await start(env, settings, case, record_as="missing_parent_concerned")
+    await until_stage(h, CmeStage.DAY1_CALL)
+    await h.execute_update(
+        CmeCaseWorkflow.record_call,
+        CallRecord(outcome="missing_parent_concerned", by="T. Hale", note="not home since last night"),
+    )
+    await until(h, lambda s: bool(smtp.to(PARENT)) and bool(smtp.to(DSL)), "advice and alert")
+    advice = smtp.to(PARENT)[0].message.get_content()
+    for must in ("police", "GP", "A&E", "Call the school"):
+        assert must in advice
+    assert not smtp.to(AUNT), "advice goes to contacts with parental responsibility only"
+    alert = smtp.to(DSL)[0]
+    assert "URGENT" in str(alert.message["Subject"])
+    status = await until(h, lambda s: s.risk is RiskStatus.REQUESTED, "DSL asked")
+    assert status.stage is CmeStage.RISK_ASSESSMENT and status.outcome is None  # case stays open
+    await h.execute_update(CmeCaseWorkflow.record_seen, ChildSeen(by="T. Hale", where="found at a friend's"))
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.CHILD_SEEN
+
+
+async def test_letter_then_parent_replies_on_day4(env, settings, smtp, worker):
+    case = make_case(await first_day(env), language="pl")
+    h = await start(env, settings, case, record_as="letter_parent_replies")
+    status = await until_stage(h, CmeStage.DAY1_CALL)
+    await skip_to(env, status.next_action_at)  # Day 2 (no Day 1 outcome recorded)
+    status = await until_stage(h, CmeStage.DAY2_CALL)
+    await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
+    await skip_to(env, status.next_action_at)  # Day 3
+    status = await until(h, lambda s: s.letter_deadline is not None and bool(smtp.to(PARENT)), "letter")
+    letter = smtp.to(PARENT)[0].message
+    assert "Robin" in str(letter["Subject"])
+    assert status.stage is CmeStage.DAY3_LETTER
+    # Day 4: the parent replies to the letter.
+    await env.sleep(timedelta(days=1))
+    await h.signal(CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="replied to letter"))
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.PARENT_CONTACT
+    assert any(e.what.startswith("Day 3 letter") for e in result.chronology)
+    assert not smtp.to(LA_CME)
+
+
+async def test_home_visit_child_seen(env, settings, smtp, worker):
+    case = make_case(await first_day(env))
+    h = await start(env, settings, case, record_as="home_visit_child_seen")
+    status = await until_stage(h, CmeStage.DAY1_CALL)
+    with pytest.raises(WorkflowUpdateFailedError, match="No home visit is booked"):
+        await h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="child_seen", by="V"))
+    # Nothing recorded at all: the case walks itself to the visit.
+    while status.stage is not CmeStage.HOME_VISIT or status.visit_booked_for is None:
+        await skip_to(env, status.next_action_at)
+        status = await until(h, lambda s, prev=status: s.next_action_at != prev.next_action_at, "progress")
+    visit_mail = smtp.to("vic@testhill.example.org")
+    assert visit_mail, "visiting staff get the booking"
+    parts = [p.get_content_type() for p in visit_mail[0].message.walk()]
+    assert "text/calendar" in parts
+    await h.execute_update(
+        CmeCaseWorkflow.record_visit,
+        VisitRecord(outcome="child_seen", by="Vic Visitor", spoke_to="mother"),
+    )
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.CHILD_SEEN
+
+
+def _bank_holiday_start(today: date) -> date:
+    """Two school days before the next weekday bank holiday at least a week away."""
+    d = today + timedelta(days=7)
+    while not (is_bank_holiday(d) and d.weekday() < 5):
+        d += timedelta(days=1)
+    start = d - timedelta(days=1)
+    while start.weekday() >= 5 or is_bank_holiday(start):
+        start -= timedelta(days=1)
+    return start
+
+
+async def test_no_contact_referral_across_bank_holiday_then_removed(env, settings, smtp, worker):
+    first = _bank_holiday_start(await today(env))
+    case = make_case(first)
+    h = await start(env, settings, case, record_as="referral_removed_from_roll")
+    status = await until_stage(h, CmeStage.DAY1_CALL)
+    while status.stage is not CmeStage.REFERRED:
+        await skip_to(env, status.next_action_at)
+        status = await until(h, lambda s, prev=status: s.next_action_at != prev.next_action_at, "progress")
+    referral = smtp.to(LA_CME)
+    assert referral, "the LA's CME inbox receives the referral"
+    body = referral[0].message.get_body(preferencelist=("plain",)).get_content()
+    for field in ("Date of birth", "UPN", "Year group", "Address", "DSL RISK APPRAISAL", "CHRONOLOGY", "HOME VISIT"):
+        assert field in body
+    # Referral on Day 10, counting school days across the bank holiday.
+    dates = []
+    d = first
+    while len(dates) < 10:
+        if d.weekday() < 5 and not is_bank_holiday(d):
+            dates.append(d)
+        d += timedelta(days=1)
+    assert status.referred_at.date() == dates[9]
+    with pytest.raises(WorkflowUpdateFailedError, match="already recorded|No call is waiting"):
+        await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="x"))
+    await h.execute_update(
+        CmeCaseWorkflow.record_la_decision,
+        LaDecisionRecord(decision="remove_from_roll", by="LA officer", note="family emigrated"),
+    )
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
+    assert outbox(settings)[-1]["value"] == "removed_from_roll"
+
+
+async def test_la_silent_is_chased_and_keep_on_roll_keeps_waiting(env, settings, smtp, worker):
+    case = make_case(await first_day(env))
+    h = await start(env, settings, case, record_as="la_chased")
+    status = await until_stage(h, CmeStage.DAY1_CALL)
+    while status.stage is not CmeStage.REFERRED or status.next_action_at is None or (
+        status.next_action or ""
+    ).startswith("file"):
+        await skip_to(env, status.next_action_at)
+        status = await until(h, lambda s, prev=status: s.next_action_at != prev.next_action_at, "progress")
+    await skip_to(env, status.next_action_at)
+    await until(h, lambda s: any("Decision needed" in x for x in subjects(smtp, LA_CME)), "LA chased")
+    await h.execute_update(
+        CmeCaseWorkflow.record_la_decision, LaDecisionRecord(decision="keep_on_roll", by="LA officer")
+    )
+    status = await until(h, lambda s: s.stage is CmeStage.REFERRED, "still referred")
+    assert status.outcome is None
+    await h.execute_update(CmeCaseWorkflow.withdraw, Withdrawal(reason="opened in error", by="T. Hale"))
+    result = await finish(h)
+    assert result.outcome is CmeOutcome.WITHDRAWN
+    # The LA is told the referred case closed.
+    assert any("case closed" in x for x in subjects(smtp, LA_CME))
