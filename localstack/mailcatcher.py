@@ -38,7 +38,7 @@ class MailCatcher:
     fail_next: list[str] = field(default_factory=list)  # e.g. ["451 4.3.0 try later"]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
             if self.fail_next:
                 return self.fail_next.pop(0)

@@ -4,25 +4,21 @@ test server, a real worker and a real SMTP server."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 
-from tests.conftest import skip_to, until, until_stage
+from tests.conftest import STARTED, refused, skip_to, until, until_stage, walk_until
 from tests.factories import make_case, next_weekday
 from whereabouts.models import (
     CallRecord,
     CaseResult,
     ChildSeen,
-    LaDecisionRecord,
     ParentContact,
     RiskAssessment,
-    VisitRecord,
-    Withdrawal,
 )
 from whereabouts.schooldays import is_bank_holiday
 from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
@@ -47,13 +43,19 @@ async def start(env, settings, case, *, record_as: str | None = None):
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
     handle.record_as = record_as  # type: ignore[attr-defined]
+    STARTED.append(handle)
     return handle
 
 
-async def finish(handle) -> CaseResult:
-    result = await handle.result()
+async def finish(env, handle) -> CaseResult:
+    # Closing needs no timers; waiting with time-skipping on would let the test server leap to
+    # stale far-future timers and move the shared clock for every later test.
+    with env.auto_time_skipping_disabled():
+        result = await handle.result()
     name = getattr(handle, "record_as", None)
-    if name:
+    # Recorded once; re-recorded only on purpose (WHEREABOUTS_RECORD_HISTORIES=1), so the replay
+    # test keeps checking new code against histories of the old code.
+    if name and (os.environ.get("WHEREABOUTS_RECORD_HISTORIES") or not (HISTORIES / f"{name}.json").exists()):
         HISTORIES.mkdir(exist_ok=True)
         history = await handle.fetch_history()
         path = HISTORIES / f"{name}.json"
@@ -92,7 +94,7 @@ async def test_explained_on_day1(env, settings, smtp, worker):
         CmeCaseWorkflow.record_call,
         CallRecord(outcome="safe_with_parent", reason="ill with flu", by="T. Hale"),
     )
-    result = await finish(h)
+    result = await finish(env, h)
     assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
     whats = [e.what for e in result.chronology]
     assert "Day 1 call: safe with parent" in whats
@@ -124,8 +126,10 @@ async def test_no_answer_callback_then_contact(env, settings, smtp, worker):
         CallRecord(outcome="no_answer", by="T. Hale", note="voicemail full"),
     )
     h.signal  # the MIS reports the parent rang in
-    await h.signal(CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="rang office: at hospital"))
-    result = await finish(h)
+    await h.signal(
+        CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="rang office: at hospital")
+    )
+    result = await finish(env, h)
     assert result.outcome is CmeOutcome.PARENT_CONTACT
     assert outbox(settings)[-1]["value"] == "parent_contact"
 
@@ -154,7 +158,7 @@ async def test_not_reassured_at_risk_escalates_and_search_continues(env, setting
     assert status.risk is RiskStatus.ESCALATED
     await until(h, lambda s: any("Day 2 follow-up" in x for x in subjects(smtp, OFFICE)), "day 2 prompt")
     await h.signal(CmeCaseWorkflow.child_seen, ChildSeen(by="MIS", where="arrived at school"))
-    result = await finish(h)
+    result = await finish(env, h)
     assert result.outcome is CmeOutcome.CHILD_SEEN
     assert any("AT RISK" in e.what for e in result.chronology)
 
@@ -177,7 +181,7 @@ async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, w
     status = await until(h, lambda s: s.risk is RiskStatus.REQUESTED, "DSL asked")
     assert status.stage is CmeStage.RISK_ASSESSMENT and status.outcome is None  # case stays open
     await h.execute_update(CmeCaseWorkflow.record_seen, ChildSeen(by="T. Hale", where="found at a friend's"))
-    result = await finish(h)
+    result = await finish(env, h)
     assert result.outcome is CmeOutcome.CHILD_SEEN
 
 
@@ -196,32 +200,10 @@ async def test_letter_then_parent_replies_on_day4(env, settings, smtp, worker):
     # Day 4: the parent replies to the letter.
     await env.sleep(timedelta(days=1))
     await h.signal(CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="replied to letter"))
-    result = await finish(h)
+    result = await finish(env, h)
     assert result.outcome is CmeOutcome.PARENT_CONTACT
     assert any(e.what.startswith("Day 3 letter") for e in result.chronology)
     assert not smtp.to(LA_CME)
-
-
-async def test_home_visit_child_seen(env, settings, smtp, worker):
-    case = make_case(await first_day(env))
-    h = await start(env, settings, case, record_as="home_visit_child_seen")
-    status = await until_stage(h, CmeStage.DAY1_CALL)
-    with pytest.raises(WorkflowUpdateFailedError, match="No home visit is booked"):
-        await h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="child_seen", by="V"))
-    # Nothing recorded at all: the case walks itself to the visit.
-    while status.stage is not CmeStage.HOME_VISIT or status.visit_booked_for is None:
-        await skip_to(env, status.next_action_at)
-        status = await until(h, lambda s, prev=status: s.next_action_at != prev.next_action_at, "progress")
-    visit_mail = smtp.to("vic@testhill.example.org")
-    assert visit_mail, "visiting staff get the booking"
-    parts = [p.get_content_type() for p in visit_mail[0].message.walk()]
-    assert "text/calendar" in parts
-    await h.execute_update(
-        CmeCaseWorkflow.record_visit,
-        VisitRecord(outcome="child_seen", by="Vic Visitor", spoke_to="mother"),
-    )
-    result = await finish(h)
-    assert result.outcome is CmeOutcome.CHILD_SEEN
 
 
 def _bank_holiday_start(today: date) -> date:
@@ -235,18 +217,25 @@ def _bank_holiday_start(today: date) -> date:
     return start
 
 
-async def test_no_contact_referral_across_bank_holiday_then_removed(env, settings, smtp, worker):
+async def test_no_contact_referral_on_day10_across_bank_holiday(env, settings, smtp, worker):
     first = _bank_holiday_start(await today(env))
     case = make_case(first)
-    h = await start(env, settings, case, record_as="referral_removed_from_roll")
+    h = await start(env, settings, case, record_as="referral_bank_holiday")
     status = await until_stage(h, CmeStage.DAY1_CALL)
-    while status.stage is not CmeStage.REFERRED:
-        await skip_to(env, status.next_action_at)
-        status = await until(h, lambda s, prev=status: s.next_action_at != prev.next_action_at, "progress")
+    status = await walk_until(env, h, lambda s: s.referred_at is not None, "referral")
+    await until(h, lambda s: bool(smtp.to(LA_CME)), "referral e-mail")
     referral = smtp.to(LA_CME)
     assert referral, "the LA's CME inbox receives the referral"
     body = referral[0].message.get_body(preferencelist=("plain",)).get_content()
-    for field in ("Date of birth", "UPN", "Year group", "Address", "DSL RISK APPRAISAL", "CHRONOLOGY", "HOME VISIT"):
+    for field in (
+        "Date of birth",
+        "UPN",
+        "Year group",
+        "Address",
+        "DSL RISK APPRAISAL",
+        "CHRONOLOGY",
+        "HOME VISIT",
+    ):
         assert field in body
     # Referral on Day 10, counting school days across the bank holiday.
     dates = []
@@ -256,35 +245,13 @@ async def test_no_contact_referral_across_bank_holiday_then_removed(env, setting
             dates.append(d)
         d += timedelta(days=1)
     assert status.referred_at.date() == dates[9]
-    with pytest.raises(WorkflowUpdateFailedError, match="already recorded|No call is waiting"):
-        await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="x"))
-    await h.execute_update(
-        CmeCaseWorkflow.record_la_decision,
-        LaDecisionRecord(decision="remove_from_roll", by="LA officer", note="family emigrated"),
+    await refused(
+        h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="x")),
+        "No call is waiting",
     )
-    result = await finish(h)
-    assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
-    assert outbox(settings)[-1]["value"] == "removed_from_roll"
-
-
-async def test_la_silent_is_chased_and_keep_on_roll_keeps_waiting(env, settings, smtp, worker):
-    case = make_case(await first_day(env))
-    h = await start(env, settings, case, record_as="la_chased")
-    status = await until_stage(h, CmeStage.DAY1_CALL)
-    while status.stage is not CmeStage.REFERRED or status.next_action_at is None or (
-        status.next_action or ""
-    ).startswith("file"):
-        await skip_to(env, status.next_action_at)
-        status = await until(h, lambda s, prev=status: s.next_action_at != prev.next_action_at, "progress")
-    await skip_to(env, status.next_action_at)
-    await until(h, lambda s: any("Decision needed" in x for x in subjects(smtp, LA_CME)), "LA chased")
-    await h.execute_update(
-        CmeCaseWorkflow.record_la_decision, LaDecisionRecord(decision="keep_on_roll", by="LA officer")
-    )
-    status = await until(h, lambda s: s.stage is CmeStage.REFERRED, "still referred")
-    assert status.outcome is None
-    await h.execute_update(CmeCaseWorkflow.withdraw, Withdrawal(reason="opened in error", by="T. Hale"))
-    result = await finish(h)
-    assert result.outcome is CmeOutcome.WITHDRAWN
-    # The LA is told the referred case closed.
-    assert any("case closed" in x for x in subjects(smtp, LA_CME))
+    # The LA's decision is tested on the dev server (tests/test_case_long_paths.py): the
+    # time-skipping server hangs on updates sent after a long skip.
+    await h.signal(CmeCaseWorkflow.child_seen, ChildSeen(by="MIS", where="returned to school"))
+    result = await finish(env, h)
+    assert result.outcome is CmeOutcome.CHILD_SEEN
+    assert any(e.what.startswith("Referred") for e in result.chronology)

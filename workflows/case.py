@@ -156,6 +156,8 @@ class CmeCaseWorkflow:
             procedure.cancel()
         try:
             await procedure
+        except _CaseClosed:
+            pass
         except (asyncio.CancelledError, ActivityError):
             # A step cut short by the closing event (e.g. a prompt still sending) is expected.
             if not cancelled:
@@ -183,6 +185,10 @@ class CmeCaseWorkflow:
             self._log("Day 1 call outcome not recorded by the end of the day", SYSTEM)
         elif day1.outcome is CallOutcome.NO_ANSWER:
             await self._callback(day1)
+        self.awaiting_call = None
+        if workflow.now() < s.day2_call:
+            self._enter(self.stage, "Day 2 follow-up call", s.day2_call)
+            await self._sleep_until(s.day2_call, f"wait for Day 2 call, {_short(s.day2_call)}")
 
         # Day 2: the follow-up call, preferably from a mobile.
         self._enter(CmeStage.DAY2_CALL, "record the Day 2 call outcome", s.day3_letter)
@@ -797,24 +803,35 @@ class CmeCaseWorkflow:
         workflow.set_current_details("\n\n".join(lines))
 
     async def _sleep_until(self, at: datetime, summary: str) -> None:
-        delay = at - workflow.now()
-        if delay > timedelta(0):
-            await workflow.sleep(delay, summary=summary)
+        await self._wait(lambda: False, at, summary, summary_is_whole=True)
 
-    async def _wait(self, done, until: datetime, what: str) -> bool:
-        """Wait for ``done()`` until ``until``; True if it happened in time."""
-        delay = until - workflow.now()
+    async def _wait(self, done, until: datetime, what: str, summary_is_whole: bool = False) -> bool:
+        """Wait for ``done()`` until ``until``; True if it happened in time.
+
+        Every wait also ends when the case closes (raising ``_CaseClosed``), so the procedure
+        never carries on past a closing event, whatever order Temporal wakes coroutines in.
+        """
+        if self.closing is not None:
+            raise _CaseClosed
         if done():
             return True
+        delay = until - workflow.now()
         if delay <= timedelta(0):
             return False
+        summary = what if summary_is_whole else f"{what} due by {_short(until)}"
         try:
             await workflow.wait_condition(
-                done, timeout=delay, timeout_summary=f"{what} due by {_short(until)}"
+                lambda: self.closing is not None or done(), timeout=delay, timeout_summary=summary
             )
-            return True
         except TimeoutError:
-            return done()
+            pass
+        if self.closing is not None:
+            raise _CaseClosed
+        return done()
+
+
+class _CaseClosed(Exception):
+    """Unwinds the procedure when a closing event arrives while it waits."""
 
 
 def _permanent_mail_error(err: ActivityError) -> bool:

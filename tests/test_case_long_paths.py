@@ -1,0 +1,161 @@
+"""The case's later stages, on the real dev server with the compressed clock (a school day in
+1.5 s): home visit, referral, the LA's decision and chase, and the refusals staff meet.
+
+The time-skipping server cannot carry these: it hangs on updates after a long skip.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+
+from temporalio.common import WorkflowIDReusePolicy
+
+from tests.conftest import FAST_DAY_SECONDS, STARTED, refused, until
+from tests.factories import make_case
+from whereabouts.models import (
+    CallRecord,
+    CaseResult,
+    LaDecisionRecord,
+    ParentContact,
+    RiskAssessment,
+    VisitRecord,
+    Withdrawal,
+)
+from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
+from workflows.case import CmeCaseWorkflow
+
+OFFICE = "office@testhill.example.org"
+LA_CME = "cme@testshire.example.gov.uk"
+VIC = "vic@testhill.example.org"
+WHOLE_CASE = 15 * FAST_DAY_SECONDS + 10
+
+
+async def start(dev_env, settings, case):
+    handle = await dev_env.client.start_workflow(
+        CmeCaseWorkflow.run,
+        case,
+        id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    STARTED.append(handle)
+    return handle
+
+
+def subjects(smtp, address):
+    return [str(r.message["Subject"]) for r in smtp.to(address)]
+
+
+async def test_home_visit_child_seen(dev_env, settings, smtp, fast_worker):
+    h = await start(dev_env, settings, make_case(date.today()))
+    await until(h, lambda s: s.stage is CmeStage.DAY1_CALL and s.next_action_at, "day 1")
+    await refused(
+        h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="child_seen", by="V")),
+        "No home visit is booked",
+    )
+    status = await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
+    assert status.stage is CmeStage.HOME_VISIT
+    # Nobody recorded a risk assessment, so the visit asked the DSL for one.
+    assert status.risk is RiskStatus.REQUESTED
+    await until(h, lambda s: bool(smtp.to(VIC)), "booking e-mail")
+    booking = smtp.to(VIC)[0].message
+    assert "text/calendar" in [p.get_content_type() for p in booking.walk()]
+    assert "risk assessment" in booking.get_body(preferencelist=("plain",)).get_content()
+    await h.execute_update(
+        CmeCaseWorkflow.record_visit,
+        VisitRecord(outcome="child_seen", by="Vic Visitor", spoke_to="mother"),
+    )
+    result: CaseResult = await h.result()
+    assert result.outcome is CmeOutcome.CHILD_SEEN
+    assert not smtp.to(LA_CME)
+
+
+async def test_visit_no_answer_referral_then_removed_from_roll(dev_env, settings, smtp, fast_worker):
+    h = await start(dev_env, settings, make_case(date.today()))
+    await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
+    await refused(
+        h.execute_update(
+            CmeCaseWorkflow.record_la_decision, LaDecisionRecord(decision="remove_from_roll", by="LA")
+        ),
+        "not been referred",
+    )
+    await h.execute_update(
+        CmeCaseWorkflow.record_visit,
+        VisitRecord(outcome="no_answer", by="Vic Visitor", note="curtains drawn, post piling up"),
+    )
+    await refused(
+        h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="child_seen", by="V")),
+        "home visit outcome is already recorded",
+    )
+    status = await until(h, lambda s: s.referred_at is not None, "referral", WHOLE_CASE)
+    assert status.stage is CmeStage.REFERRED
+    # Checks done, but the parents keep their 3 working days: no referral before the deadline.
+    assert status.referred_at >= status.letter_deadline
+    await until(h, lambda s: bool(smtp.to(LA_CME)), "referral e-mail")
+    referral = smtp.to(LA_CME)[0].message
+    body = referral.get_body(preferencelist=("plain",)).get_content()
+    assert "curtains drawn" in body and "Home visit: no answer" in body
+    attached = [p for p in referral.walk() if p.get_filename() == "cme-referral.json"]
+    data = json.loads(attached[0].get_content())
+    assert data["case"]["pupil"]["upn"] == h.id.split("-")[2]
+    assert data["home_visit"]["outcome"]["outcome"] == "no_answer"
+    await h.execute_update(
+        CmeCaseWorkflow.record_la_decision,
+        LaDecisionRecord(decision="remove_from_roll", by="LA officer", note="moved abroad"),
+    )
+    result: CaseResult = await h.result()
+    assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
+    outbox = [json.loads(x) for x in settings.mis_outbox.read_text().splitlines()]
+    assert outbox[-1]["value"] == "removed_from_roll"
+
+
+async def test_la_silent_is_chased_keep_on_roll_keeps_waiting(dev_env, settings, smtp, fast_worker):
+    h = await start(dev_env, settings, make_case(date.today()))
+    await until(h, lambda s: s.referred_at is not None, "referral", WHOLE_CASE)
+    await until(h, lambda s: any("Decision needed" in x for x in subjects(smtp, LA_CME)), "chase", WHOLE_CASE)
+    await h.execute_update(
+        CmeCaseWorkflow.record_la_decision, LaDecisionRecord(decision="keep_on_roll", by="LA officer")
+    )
+    status = await until(h, lambda s: s.stage is CmeStage.REFERRED, "still referred")
+    assert status.outcome is None and "LA decision" in status.pending
+    await h.execute_update(CmeCaseWorkflow.withdraw, Withdrawal(reason="opened in error", by="T. Hale"))
+    result: CaseResult = await h.result()
+    assert result.outcome is CmeOutcome.WITHDRAWN
+    # The LA hears that the case it was sent is closed.
+    assert any("case closed" in x for x in subjects(smtp, LA_CME))
+
+
+async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker):
+    h = await start(dev_env, settings, make_case(date.today()))
+    await until(h, lambda s: s.stage is CmeStage.DAY1_CALL and s.next_action_at, "day 1")
+    before = await h.query(CmeCaseWorkflow.chronology_entries)
+    await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T"))
+    after_first = await h.query(CmeCaseWorkflow.chronology_entries)
+    assert len(after_first) == len(before) + 1
+    # A second outcome for the same call.
+    await refused(
+        h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T")),
+        "Day 1 call outcome is already recorded",
+    )
+    # Risk: at-risk needs a concern (refused by the model before it reaches the case).
+    try:
+        RiskAssessment(at_risk=True, by="D")
+        raise AssertionError("at-risk without a concern must be refused")
+    except ValueError as exc:
+        assert "at least one concern" in str(exc)
+    await h.execute_update(CmeCaseWorkflow.record_risk, RiskAssessment(at_risk=False, by="D. Lead"))
+    await refused(
+        h.execute_update(CmeCaseWorkflow.record_risk, RiskAssessment(at_risk=False, by="D. Lead")),
+        "already recorded",
+    )
+    await h.execute_update(CmeCaseWorkflow.record_contact, ParentContact(by="T", reason="rang in"))
+    await h.result()
+    # An action on a closed case: the workflow has completed, so Temporal refuses it outright.
+    try:
+        await h.execute_update(CmeCaseWorkflow.withdraw, Withdrawal(reason="late", by="T"))
+        raise AssertionError("an update on a closed case must fail")
+    except Exception as exc:
+        assert "completed" in str(exc).lower() or "closed" in str(exc).lower()
+    assert len(await h.query(CmeCaseWorkflow.chronology_entries)) == len(after_first) + 3
