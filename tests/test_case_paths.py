@@ -125,7 +125,6 @@ async def test_no_answer_callback_then_contact(env, settings, smtp, worker):
         CmeCaseWorkflow.record_call,
         CallRecord(outcome="no_answer", by="T. Hale", note="voicemail full"),
     )
-    h.signal  # the MIS reports the parent rang in
     await h.signal(
         CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="rang office: at hospital")
     )
