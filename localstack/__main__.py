@@ -153,13 +153,18 @@ def main() -> int:
         )
 
     clock = settings.school_day_seconds
+    pace = (
+        f"a school day every {clock} s (WHEREABOUTS_SCHOOL_DAY_SECONDS)"
+        if clock
+        else "the real school calendar"
+    )
     print(
         f"""
   Whereabouts is running.
     Web UI (every case):  http://localhost:{UI_PORT}   (filter: CmeStage = "day1_call")
     Letters and prompts:  {var / "mail"}/*.eml
     MIS write-back:       {settings.mis_outbox}
-    Clock:                {"a school day every %s s (WHEREABOUTS_SCHOOL_DAY_SECONDS)" % clock if clock else "the real school calendar"}
+    Clock:                {pace}
 
   Try, in another terminal (source .venv/bin/activate first):
     python admin.py cases
