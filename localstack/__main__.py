@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from localstack import mailcatcher
+from whereabouts.codec import local_keys
 from whereabouts.search import CLI_TYPES
 from whereabouts.settings import ROOT, get_settings
 
@@ -33,7 +35,12 @@ def say(msg: str) -> None:
 
 def check_ports() -> list[str]:
     problems = []
-    for port, what in ((TEMPORAL_PORT, "Temporal"), (UI_PORT, "the Temporal Web UI"), (SMTP_PORT, "SMTP")):
+    for port, what in (
+        (TEMPORAL_PORT, "Temporal"),
+        (UI_PORT, "the Temporal Web UI"),
+        (SMTP_PORT, "SMTP"),
+        (CODEC_PORT, "the codec server"),
+    ):
         if not mailcatcher.port_free("127.0.0.1", port):
             problems.append(
                 f"port {port} (for {what}) is already in use: is another `make run` or Temporal "
@@ -42,7 +49,22 @@ def check_ports() -> list[str]:
     return problems
 
 
-def temporal_cmd(var: Path) -> list[str]:
+CODEC_PORT = 8081
+
+
+def local_secrets(var: Path) -> str:
+    """Encryption key and codec-server token for this machine, made on first run."""
+    if not (var / "codec-keys").exists() and not os.environ.get("WHEREABOUTS_CODEC_KEYS"):
+        local_keys(var, create=True)
+        say(f"generated an encryption key for case payloads in {var / 'codec-keys'} (keep it private)")
+    token_file = var / "codec-token"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(24) + "\n")
+        token_file.chmod(0o600)
+    return token_file.read_text().strip()
+
+
+def temporal_cmd(var: Path, codec_endpoint: str) -> list[str]:
     cmd = [
         str(BIN / "temporal"),
         "server",
@@ -60,9 +82,7 @@ def temporal_cmd(var: Path) -> list[str]:
     ]
     for name, kind in CLI_TYPES.items():
         cmd += ["--search-attribute", f"{name}={kind}"]
-    codec = os.environ.get("WHEREABOUTS_UI_CODEC_ENDPOINT")
-    if codec:
-        cmd += ["--ui-codec-endpoint", codec]
+    cmd += ["--ui-codec-endpoint", codec_endpoint]
     return cmd
 
 
@@ -116,9 +136,17 @@ def main() -> int:
     controller = mailcatcher.start(catcher, port=SMTP_PORT)
     say(f"SMTP server on 127.0.0.1:{SMTP_PORT}, saving messages to {var / 'mail'}")
 
+    token = local_secrets(var)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WHEREABOUTS_CODEC_TOKEN": token}
+    procs.append(subprocess.Popen([sys.executable, "-m", "whereabouts.codec_server"], env=env))
+    codec_endpoint = f"http://localhost:{CODEC_PORT}/t/{token}"
+    say(f"codec server on :{CODEC_PORT} (pid {procs[-1].pid}); the Web UI decodes cases through it")
+
     started = time.monotonic()
     temporal_log = (var / "temporal.log").open("ab")
-    procs.append(subprocess.Popen(temporal_cmd(var), stdout=temporal_log, stderr=temporal_log))
+    procs.append(
+        subprocess.Popen(temporal_cmd(var, codec_endpoint), stdout=temporal_log, stderr=temporal_log)
+    )
     try:
         asyncio.run(wait_for_temporal())
     except RuntimeError as exc:
@@ -127,7 +155,6 @@ def main() -> int:
         return 1
     say(f"Temporal dev server up in {time.monotonic() - started:.1f} s (pid {procs[-1].pid})")
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs.append(subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env))
     say(f"worker started (pid {procs[-1].pid})")
 
@@ -162,6 +189,7 @@ def main() -> int:
         f"""
   Whereabouts is running.
     Web UI (every case):  http://localhost:{UI_PORT}   (filter: CmeStage = "day1_call")
+    Codec server token:   {var / "codec-token"}  (payloads are encrypted; the UI decodes via :{CODEC_PORT})
     Letters and prompts:  {var / "mail"}/*.eml
     MIS write-back:       {settings.mis_outbox}
     Clock:                {pace}

@@ -6,11 +6,14 @@ The worker, starter.py and admin.py all connect here, so TLS, API keys and the d
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
+from whereabouts.codec import CodecKeyError, EncryptionCodec, local_keys, parse_keys
 from whereabouts.settings import Settings
 
 
@@ -18,8 +21,28 @@ class TemporalUnreachable(Exception):
     """Temporal could not be reached; the message is one line a person can act on."""
 
 
+def codec_for(settings: Settings, create_local_key: bool = False) -> EncryptionCodec | None:
+    """The payload codec these settings call for, or None where no key exists (tests only).
+
+    Production must name its keys; the local stack makes one under ``var/`` (``make run``) and
+    every later client on this machine reads it, so the worker, starter and admin agree.
+    """
+    if settings.codec_keys is not None:
+        return EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()))
+    if settings.environment == "production":
+        raise CodecKeyError(
+            "WHEREABOUTS_CODEC_KEYS is not set: production refuses to send children's data to "
+            "Temporal unencrypted"
+        )
+    spec = local_keys(settings.var_dir, create=create_local_key)
+    return EncryptionCodec(parse_keys(spec)) if spec else None
+
+
 def data_converter(settings: Settings) -> DataConverter:
-    return pydantic_data_converter
+    codec = codec_for(settings)
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     # seconds after the case starts, for demos and training.
     school_day_seconds: float | None = Field(default=None, gt=0)
 
+    # --- Privacy ---------------------------------------------------------------------------
+    # "local" generates an encryption key under var/ on first run; "production" refuses to start
+    # without WHEREABOUTS_CODEC_KEYS.
+    environment: str = Field(default="local", pattern="^(local|production)$")
+    codec_keys: SecretStr | None = None  # "id1:base64key,id2:base64key", newest last
+    codec_token: SecretStr | None = None  # bearer token the codec server asks for
+    codec_server_port: int = 8081
+    codec_cors_origins: str = "http://localhost:8233"
+
     # --- Worker ---------------------------------------------------------------------------
     max_concurrent_activities: int = 50
     max_concurrent_workflow_tasks: int = 50

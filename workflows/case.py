@@ -735,7 +735,7 @@ class CmeCaseWorkflow:
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUICK_RETRY,
-            summary=f"Record in the MIS: {value.replace('_', ' ')[:40]}",
+            summary=f"Record in the MIS: {kind.replace('_', ' ')}",
         )
 
     def _background(self, coro) -> None:
