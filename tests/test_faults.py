@@ -1,0 +1,139 @@
+"""Nothing lost under faults: the worker killed with SIGKILL and the Temporal server restarted
+(same SQLite file) while cases are mid-procedure. Real processes, real SMTP, compressed clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from localstack import mailcatcher
+from tests.conftest import TEST_DIRECTORY, binary
+from tests.factories import make_case
+from workflows.case import CmeCaseWorkflow
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = 2.0
+LA_CME = "cme@testshire.example.gov.uk"
+PARENT = "parent.one@family.example.net"
+
+
+def start_server(db: Path, port: int, log) -> subprocess.Popen:
+    cmd = [
+        binary("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db),
+        "--port",
+        str(port),
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--log-level",
+        "error",
+        "--search-attribute",
+        "CmeStage=Keyword",
+        "--search-attribute",
+        "CmeSchoolUrn=Keyword",
+        "--search-attribute",
+        "CmeRisk=Keyword",
+        "--search-attribute",
+        "CmeNextActionAt=Datetime",
+        "--search-attribute",
+        "CmeOutcome=Keyword",
+    ]
+    return subprocess.Popen(cmd, stdout=log, stderr=log)
+
+
+def start_worker(env: dict, log) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, stdout=log, stderr=log)
+
+
+async def connect(port: int, timeout: float = 30) -> Client:
+    for _ in range(int(timeout * 4)):
+        try:
+            client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+            await client.count_workflows()
+            return client
+        except Exception:
+            await asyncio.sleep(0.25)
+    raise AssertionError("Temporal dev server did not start")
+
+
+async def statuses(client: Client, ids: list[str]):
+    return [await client.get_workflow_handle(i).query(CmeCaseWorkflow.status) for i in ids]
+
+
+async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp_path):
+    catcher = mailcatcher.MailCatcher()
+    smtp_port = mailcatcher.free_port()
+    controller = mailcatcher.start(catcher, port=smtp_port)
+    port = mailcatcher.free_port()
+    db = tmp_path / "temporal.db"
+    log = (tmp_path / "processes.log").open("ab")
+    queue = f"faults-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "WHEREABOUTS_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "WHEREABOUTS_SMTP_PORT": str(smtp_port),
+        "WHEREABOUTS_DIRECTORY_PATH": str(TEST_DIRECTORY),
+        "WHEREABOUTS_VAR_DIR": str(tmp_path / "var"),
+        "WHEREABOUTS_TASK_QUEUE": queue,
+        "WHEREABOUTS_SCHOOL_DAY_SECONDS": str(DAY),
+    }
+    server = start_server(db, port, log)
+    worker = None
+    try:
+        client = await connect(port)
+        worker = start_worker(env, log)
+        ids = []
+        for _ in range(4):
+            case = make_case(date.today())
+            handle = await client.start_workflow(CmeCaseWorkflow.run, case, id=case.case_id, task_queue=queue)
+            ids.append(handle.id)
+        # Mid-procedure: letters going out (Day 3), later cases still on timers.
+        for _ in range(80):
+            if any(PARENT in r.rcpt_tos for r in catcher.received):
+                break
+            await asyncio.sleep(0.1)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        # The server goes down too, and comes back on the same database file.
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        await asyncio.sleep(DAY)
+        server = start_server(db, port, log)
+        client = await connect(port)
+        worker = start_worker(env, log)
+        # Every case carries on to its Day 10 referral. A step that was in flight when the worker
+        # died is retried after its heartbeat timeout (60 s), so allow for that.
+        for _ in range(200):
+            current = await statuses(client, ids)
+            if all(s.referred_at is not None for s in current):
+                break
+            await asyncio.sleep(0.5)
+        assert all(s.stage == "referred" for s in current), [s.stage for s in current]
+        await asyncio.sleep(1)
+        # Nothing twice: one letter per case, one referral per case, no repeated Message-ID.
+        ids_seen = Counter(str(r.message["Message-ID"]) for r in catcher.received)
+        assert [m for m, n in ids_seen.items() if n > 1] == []
+        subjects = [(r.rcpt_tos, str(r.message["Subject"])) for r in catcher.received]
+        letters = [s for to, s in subjects if PARENT in to and "Please contact" in s]
+        referrals = [s for to, s in subjects if LA_CME in to and "CME referral" in s]
+        assert len(letters) == len(ids) and len(referrals) == len(ids)
+    finally:
+        for proc in (worker, server):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        controller.stop()
