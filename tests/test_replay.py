@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.reordered_workflow import ReorderedCase
 from worker import workflow_runner
 from workflows.case import CmeCaseWorkflow
 
@@ -33,3 +34,14 @@ async def test_replay(path: Path):
         workflow_runner=workflow_runner(),
     )
     await replayer.replay_workflow(history)
+
+
+async def test_a_change_that_breaks_running_cases_is_caught():
+    path = next(p for p in HISTORIES if p.stem == "explained_day1")
+    replayer = Replayer(
+        workflows=[ReorderedCase], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+    )
+    result = await replayer.replay_workflow(
+        WorkflowHistory.from_json(path.stem, path.read_text()), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None
