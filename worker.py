@@ -17,6 +17,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.deps import Deps
 from activities.registry import all_activities
+from whereabouts import metrics
+from whereabouts.codec import CodecKeyError
 from whereabouts.connect import TemporalUnreachable, connect
 from whereabouts.directory import DirectoryError
 from whereabouts.settings import Settings, get_settings
@@ -54,10 +56,19 @@ async def main() -> int:
         print(f"worker: cannot start: {exc}", file=sys.stderr)
         return 2
     try:
-        client = await connect(settings)
+        # Prometheus (SDK metrics and whereabouts_* counters) when WHEREABOUTS_METRICS_PORT is set.
+        runtime = metrics.runtime_for(settings)
+    except metrics.MetricsUnavailable as exc:
+        print(f"worker: cannot start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        client = await connect(settings, runtime=runtime)
     except TemporalUnreachable as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 3
+    except CodecKeyError as exc:
+        print(f"worker: cannot start: {exc}", file=sys.stderr)
+        return 2
     worker = build_worker(client, settings, deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,6 +80,8 @@ async def main() -> int:
         settings.task_queue,
         len(deps.directory.schools),
     )
+    if runtime is not None:
+        log.info("metrics: http://0.0.0.0:%d/metrics", settings.metrics_port)
     async with worker:
         await stop.wait()
         log.info("stopping: finishing the tasks in hand")

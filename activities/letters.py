@@ -20,6 +20,7 @@ from temporalio import activity
 
 from activities.deps import Deps
 from activities.mail import Attachment, Mail, send_all
+from whereabouts import metrics
 from whereabouts.models import Contact
 from whereabouts.schooldays import LONDON
 from whereabouts.steps import LetterRequest, LetterResult
@@ -158,6 +159,7 @@ class LetterActivities:
         }
 
     @activity.defn(name="send_day3_letter")
+    @metrics.letter_sent
     async def send_day3_letter(self, req: LetterRequest) -> LetterResult:
         school = self.deps.directory.school(req.case.school_urn)
         mails: list[Mail] = []

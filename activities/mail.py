@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from whereabouts import metrics
 from whereabouts.settings import Settings, SmtpSecurity
 
 PERMANENT_MAIL_ERROR = "PermanentMailError"
@@ -106,6 +107,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+@metrics.email_failed
 async def deliver(settings: Settings, msg: EmailMessage) -> None:
     """Hand one message to the SMTP server, classifying failures for Temporal's retry policy."""
     sec = settings.smtp_security

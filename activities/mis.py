@@ -13,6 +13,7 @@ from pathlib import Path
 from temporalio import activity
 
 from activities.deps import Deps
+from whereabouts import metrics
 from whereabouts.steps import MisRecord
 
 
@@ -39,6 +40,7 @@ class MisActivities:
         self.deps = deps
 
     @activity.defn(name="record_in_mis")
+    @metrics.case_closed
     async def record_in_mis(self, rec: MisRecord) -> bool:
         return append_once(
             self.deps.settings.mis_outbox,

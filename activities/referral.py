@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.deps import Deps, day, when
 from activities.mail import Attachment, Mail, send_all
+from whereabouts import metrics
 from whereabouts.steps import ReferralRequest
 from whereabouts.vocabulary import FLAG_LABELS, LaDecision
 
@@ -84,6 +85,7 @@ class ReferralActivities:
         self.deps = deps
 
     @activity.defn(name="file_referral")
+    @metrics.referral_filed
     async def file_referral(self, req: ReferralRequest) -> list[str]:
         school = self.deps.directory.school(req.case.school_urn)
         la = self.deps.directory.la_for(req.case.school_urn)

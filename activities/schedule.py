@@ -11,6 +11,7 @@ from datetime import datetime
 from temporalio import activity
 
 from activities.deps import Deps
+from whereabouts import metrics
 from whereabouts.schooldays import CaseSchedule, build_schedule, working_days_after
 from whereabouts.steps import ScheduleRequest, WorkingDaysRequest
 
@@ -20,6 +21,7 @@ class CalendarActivities:
         self.deps = deps
 
     @activity.defn(name="schedule_case")
+    @metrics.case_started
     async def schedule_case(self, req: ScheduleRequest) -> CaseSchedule:
         school = self.deps.directory.school(req.school_urn)
         return build_schedule(
