@@ -9,6 +9,7 @@ arrange an interpreter: a machine guess at a safeguarding letter is worse than n
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from whereabouts.schooldays import LONDON
 from whereabouts.steps import LetterRequest, LetterResult
 
 ENGLISH = "en"
+_REGION = re.compile(r"[a-z]{2}|[0-9]{3}")  # a BCP 47 region subtag (lower-cased)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class LetterLibrary:
                 draft=meta.get("status", "draft") != "checked",
             )
             self.languages[folder] = lang
-            for code in (folder, *lang.codes):
+            for code in (folder, lang.lang, *lang.codes):  # lang: e.g. "pa-Guru", "pt-PT"
                 self._by_code[code.lower()] = folder
         if ENGLISH not in self.languages:
             raise FileNotFoundError(f"{root}: the English letter ({ENGLISH}/meta.toml) is missing")
@@ -86,7 +88,11 @@ class LetterLibrary:
         if not code or not code.strip():
             return self.english
         key = code.strip().lower().replace("_", "-")
-        folder = self._by_code.get(key) or self._by_code.get(key.split("-")[0])
+        # A region subtag may be dropped ("pt-BR" gets the Portuguese letter), a script subtag may
+        # not: "pa-Arab" is Panjabi in Shahmukhi, which a family cannot read in the Gurmukhi letter.
+        base, *rest = key.split("-")
+        general = "-".join([base, *(sub for sub in rest if not _REGION.fullmatch(sub))])
+        folder = self._by_code.get(key) or self._by_code.get(general)
         return self.languages[folder] if folder else None
 
     def facts(self, lang: LetterLanguage, data: dict) -> dict:

@@ -17,6 +17,7 @@ Why it is careful:
 from __future__ import annotations
 
 import hashlib
+import re
 import ssl
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -68,7 +69,18 @@ def _address(name: str | None, addr: str) -> Address:
     user, _, domain = email.partition("@")
     if not user or not domain:
         raise ApplicationError("invalid e-mail address", type=PERMANENT_MAIL_ERROR, non_retryable=True)
-    return Address(display_name=one_line(name or display or ""), username=user, domain=domain)
+    return Address(display_name=display_name(name or display or ""), username=user, domain=domain)
+
+
+# Characters that make a display name need quoting, and "=?" (which starts an RFC 2047 encoded
+# word). Python 3.11's header folder drops the quotes around a name too long for one line, and
+# writes a decoded encoded word raw, so either would let a name add addresses to the To header.
+_UNSAFE_IN_NAME = re.compile(r'[()<>@,;:\\"\[\]]|=\?')
+
+
+def display_name(value: str) -> str:
+    """A name as shown beside an address: one line, nothing that could read as an address."""
+    return one_line(_UNSAFE_IN_NAME.sub(" ", value))
 
 
 def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at) -> EmailMessage:
@@ -80,8 +92,6 @@ def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at) -> Email
     msg["Message-ID"] = msg_id
     msg["Date"] = format_datetime(sent_at)
     msg["Auto-Submitted"] = "auto-generated"
-    if mail.language:
-        msg["Content-Language"] = one_line(mail.language)
     msg.set_content(mail.text, charset="utf-8")
     if mail.html:
         msg.add_alternative(mail.html, subtype="html", charset="utf-8")
@@ -99,6 +109,8 @@ def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at) -> Email
             filename=att.filename,
             params=extra,
         )
+    if mail.language:  # after the body: set_content() clears every Content-* header
+        msg["Content-Language"] = one_line(mail.language)
     return msg
 
 

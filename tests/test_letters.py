@@ -1,0 +1,514 @@
+"""The Day 3 letter: plain English, every shipped language in its own words and dates, the right
+letter for each contact, and nothing a name or address can smuggle into the HTML or the headers.
+
+Rendering is tested without SMTP (``LetterLibrary.render``, ``mail.build_message``); the
+activity runs under ``ActivityEnvironment`` against the test SMTP server (``settings`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import tomllib
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import textstat
+from babel.dates import format_date, get_day_names, get_month_names
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from temporalio.testing import ActivityEnvironment
+
+from activities.deps import Deps
+from activities.letters import LetterActivities, LetterLibrary
+from activities.mail import Mail, build_message
+from tests.conftest import STARTED, skip_to, until, until_stage
+from tests.factories import make_case
+from whereabouts.models import CallRecord, Contact
+from whereabouts.settings import Settings
+from whereabouts.steps import CallTried, CaseRef, LetterRequest
+from whereabouts.vocabulary import CmeStage
+from workflows.case import CmeCaseWorkflow
+
+LETTERS = Path(__file__).resolve().parent.parent / "templates" / "letters"
+FOLDERS = sorted(p.parent.name for p in LETTERS.glob("*/meta.toml"))
+RTL = {"ar", "ur"}
+LIBRARY = LetterLibrary(LETTERS)
+
+PARENT = "parent.one@family.example.net"
+AUNT = "aunt@family.example.net"
+OFFICE = "office@testhill.example.org"
+
+FIRST_DAY = date(2027, 5, 24)  # a Monday
+LETTER_DAY = date(2027, 5, 26)  # a Wednesday
+DEADLINE = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)  # a Tuesday, in June
+ENGLISH_DATE_WORDS = ("Monday", "Tuesday", "Wednesday", "May", "June")
+
+
+def letter_data(**changes) -> dict:
+    """Realistic (fictional) data for one letter, as LetterActivities.letter_data builds it."""
+    data = {
+        "school_name": "Oakfield Primary School",
+        "school_address": ["1 Oak Lane", "Exampleton", "EX1 1AA"],
+        "school_phone": "01632 960001",
+        "school_email": "office@oakfield.example.org",
+        "parent_name": "Grace Testperson",
+        "address_lines": ["Grace Testperson", "7 Imaginary Row", "Exampleton", "EX9 1ZZ"],
+        "child_name": "Zoë Testperson",
+        "child_forename": "Zoë",
+        "first_day": FIRST_DAY,
+        "calls": [
+            datetime(2027, 5, 24, 8, 40, tzinfo=UTC),
+            datetime(2027, 5, 24, 11, 5, tzinfo=UTC),
+            datetime(2027, 5, 25, 9, 15, tzinfo=UTC),
+        ],
+        "deadline": DEADLINE,
+        "letter_date": LETTER_DAY,
+        "sender_name": "Dana Lead",
+        "case_id": "cme-990201-E928200126001",
+    }
+    return {**data, **changes}
+
+
+def body(folder: str, kind: str, data: dict) -> str:
+    """One language's letter body (no letterhead, no address block)."""
+    lang = LIBRARY.languages[folder]
+    return LIBRARY.env.get_template(f"{folder}/body.{kind}.j2").render(**LIBRARY.facts(lang, data))
+
+
+class HtmlText(HTMLParser):
+    """The text a reader sees, and every tag a browser would act on."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.tags: list[str] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.chunks.append(" ")
+
+    def handle_endtag(self, tag):
+        self.chunks.append(" ")
+
+    def handle_data(self, data):
+        self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return squash("".join(self.chunks))
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Readability: the English letter is plain English
+# --------------------------------------------------------------------------------------------
+def sentences(text: str) -> list[str]:
+    """Sentences, split on . ! ? followed by a space or line end, and on line breaks (so the
+    date line, the list of call times and the sign-off count as their own short "sentences").
+    A dot inside an e-mail address or a phone number is followed by no space, so it never splits."""
+    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def test_english_letter_is_plain_english():
+    text = body("en", "txt", letter_data())
+    score = textstat.flesch_reading_ease(text)
+    longest = max(sentences(text), key=lambda s: len(s.split()))
+    print(
+        f"\nEnglish Day 3 letter: Flesch reading ease {score}; longest sentence "
+        f"{len(longest.split())} words: {longest!r}"
+    )
+    assert score >= 70, f"Flesch reading ease {score} < 70"
+    assert len(longest.split()) <= 25, longest
+    # the facts a parent must act on are all there
+    for fact in ("Grace Testperson", "01632 960001", "office@oakfield.example.org", "Tuesday, 1 June 2027"):
+        assert fact in text
+
+
+def test_english_letter_without_calls_is_plain_english_too():
+    text = body("en", "txt", letter_data(calls=[]))
+    assert textstat.flesch_reading_ease(text) >= 70
+    assert max(len(s.split()) for s in sentences(text)) <= 25
+    assert "We have not been able to speak to you." in text
+
+
+# --------------------------------------------------------------------------------------------
+# Every shipped language: its own dates, status, README, direction; HTML and text agree
+# --------------------------------------------------------------------------------------------
+def test_the_shipped_languages():
+    assert FOLDERS == sorted(LIBRARY.languages)
+    assert {"en", "pl", "ur", "pa", "ar", "bn", "so", "ro", "pt", "es", "lt", "uk", "gu"} <= set(FOLDERS)
+    # no code answers for two languages (a later folder would silently win)
+    seen: dict[str, str] = {}
+    for folder in FOLDERS:
+        meta = tomllib.loads((LETTERS / folder / "meta.toml").read_text(encoding="utf-8"))
+        for code in {folder, *(c.lower() for c in meta.get("codes", []))}:
+            assert seen.setdefault(code, folder) == folder, f"{code!r}: {seen[code]} and {folder}"
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_language_folder(folder):
+    meta = tomllib.loads((LETTERS / folder / "meta.toml").read_text(encoding="utf-8"))
+    lang = LIBRARY.languages[folder]
+    assert {"name", "native", "lang", "locale", "dir", "codes", "subject", "status"} <= set(meta)
+
+    # Status: only English has been checked; every translation is a draft, and says so.
+    if folder == "en":
+        assert meta["status"] == "checked" and not lang.draft
+    else:
+        assert meta["status"] == "draft" and lang.draft
+        readme = (LETTERS / folder / "README.md").read_text(encoding="utf-8")
+        assert re.search(r"\bdraft\b", readme, re.I), f"{folder}/README.md does not say it is a draft"
+        language = meta["name"].split()[0]  # "Panjabi (Gurmukhi)" -> "Panjabi"
+        assert re.search(rf"fluent {language} speaker", readme), (
+            f"{folder}/README.md does not ask for a fluent {language} speaker to check it"
+        )
+        assert "not** been checked" in readme or "not been checked" in readme
+
+    # Direction
+    assert lang.dir == ("rtl" if folder in RTL else "ltr")
+
+    # Dates in the language's own words, as Babel writes them for its locale.
+    data = letter_data()
+    text, html = body(folder, "txt", data), body(folder, "html", data)
+    months = get_month_names("wide", context="format", locale=lang.locale)
+    days = get_day_names("wide", context="format", locale=lang.locale)
+    for part in (squash(text), HtmlText(html).text):
+        assert months[5] in part and months[6] in part  # May (first day), June (deadline)
+        assert days[0] in part and days[1] in part  # Monday (first day), Tuesday (deadline)
+        assert squash(format_date(DEADLINE.date(), format="full", locale=lang.locale)).strip(".") in part
+        if folder != "en":
+            for english in ENGLISH_DATE_WORDS:
+                assert not re.search(rf"\b{english}\b", part), f"{folder}: English {english!r} in letter"
+
+    # Every fact the family needs is in both parts
+    for fact in ("Grace Testperson", "Zoë", "01632 960001", "office@oakfield.example.org", "Dana Lead"):
+        assert fact in text and fact in HtmlText(html).text, (folder, fact)
+    for call in LIBRARY.facts(lang, data)["calls"]:
+        assert squash(call) in squash(text) and squash(call) in HtmlText(html).text
+
+    # The HTML and the text say the same words, in the same order
+    assert words(HtmlText(html).text) == words(text), folder
+    # ... and without any calls tried, still render (no call times, nothing undefined)
+    quiet = body(folder, "txt", letter_data(calls=[]))
+    assert LIBRARY.facts(lang, data)["calls"][0] not in quiet
+    assert words(HtmlText(body(folder, "html", letter_data(calls=[]))).text) == words(quiet)
+
+    # The whole letter: this language first, then English, each section marked up right.
+    langs = [lang] if folder == "en" else [lang, LIBRARY.english]
+    subject, full_html, full_text = LIBRARY.render(langs, data, printable=False)
+    assert f'<html lang="{lang.lang}" dir="{lang.dir}">' in full_html
+    assert f'<section class="letter" lang="{lang.lang}" dir="{lang.dir}">' in full_html
+    assert '<section class="letter" lang="en-GB" dir="ltr">' in full_html
+    assert "Zoë" in subject and "Oakfield Primary School" in subject
+    if folder != "en":
+        assert subject.endswith(" / Please contact Oakfield Primary School today about Zoë")
+        assert full_text.index(text.splitlines()[2]) < full_text.index("Dear Grace Testperson")
+
+
+# --------------------------------------------------------------------------------------------
+# Which letter: ISO 639-1 and DfE census codes; regions fall back, scripts do not
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("code", "folder"),
+    [
+        ("pl", "pl"),
+        ("POL", "pl"),
+        (" pol ", "pl"),
+        ("URD", "ur"),
+        ("ur", "ur"),
+        ("PNJ", "pa"),
+        ("PNJG", "pa"),
+        ("pa", "pa"),
+        ("pa-Guru", "pa"),  # the script the Panjabi letter is written in
+        ("pa-Guru-IN", "pa"),
+        ("pt-BR", "pt"),  # a region: the Portuguese letter will do
+        ("pt_BR", "pt"),
+        ("PORB", "pt"),
+        ("es-419", "es"),  # a numeric region (Latin America)
+        ("ARA", "ar"),
+        ("BNG", "bn"),
+        ("SOM", "so"),
+        ("RMN", "ro"),
+        ("UKR", "uk"),
+        ("LIT", "lt"),
+        ("GUJ", "gu"),
+        ("ENG", "en"),
+        ("en-GB", "en"),
+        (None, "en"),
+        ("", "en"),
+        ("  ", "en"),
+    ],
+)
+def test_codes_resolve(code, folder):
+    assert LIBRARY.resolve(code).folder == folder
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "xx",
+        "TIG",  # Tigrinya: no letter yet
+        "pa-Arab",  # Panjabi in Shahmukhi script: must NOT get the Gurmukhi letter
+        "pa-Arab-PK",
+        "PNJM",  # Mirpuri: often reads Urdu script, deliberately not mapped
+        "BNGS",  # Sylheti: deliberately not mapped
+        "zh-Hant-TW",
+        "sr-Latn",
+    ],
+)
+def test_unknown_codes_resolve_to_none(code):
+    assert LIBRARY.resolve(code) is None
+
+
+# --------------------------------------------------------------------------------------------
+# The activity: who gets which letter, and what the office is asked to do
+# --------------------------------------------------------------------------------------------
+def letter_request(case) -> LetterRequest:
+    first = case.first_day_absent
+    return LetterRequest(
+        ref=CaseRef(case_id=case.case_id, run_id=f"run-{uuid.uuid4().hex[:8]}", step="day3_letter"),
+        case=case,
+        calls=[CallTried(at=datetime.combine(first, time(8, 40), tzinfo=UTC), label="Day 1 call")],
+        deadline=datetime.combine(first + timedelta(days=7), time(15), tzinfo=UTC),
+    )
+
+
+async def send_letter(settings: Settings, case):
+    acts = LetterActivities(Deps.from_settings(settings))
+    return await ActivityEnvironment().run(acts.send_day3_letter, letter_request(case))
+
+
+@pytest.mark.parametrize(
+    ("code", "lang", "first_words"),
+    [
+        ("POL", "pl", "Dzień dobry, Grace Testperson"),
+        ("URD", "ur", "محترم Grace Testperson"),
+        ("PNJ", "pa-Guru", "ਸਤਿਕਾਰਯੋਗ Grace Testperson"),
+        ("pt-BR", "pt-PT", "Bom dia, Grace Testperson"),
+    ],
+)
+async def test_census_code_gets_that_language_and_english(settings, smtp, code, lang, first_words):
+    result = await send_letter(settings, make_case(FIRST_DAY, language=code))
+    [received] = smtp.received
+    assert received.rcpt_tos == [PARENT]
+    msg = received.message
+    assert msg["Content-Language"] == lang
+    text = msg.get_body(("plain",)).get_content()
+    assert first_words in text and "Dear Grace Testperson" in text
+    assert text.index(first_words) < text.index("Dear Grace Testperson")
+    assert result.languages[-1] == "English" and len(result.languages) == 2
+    assert not result.interpreter_needed
+
+
+@pytest.mark.parametrize("code", ["TIG", "xx", "pa-Arab"])
+async def test_unknown_language_gets_english_and_the_office_an_interpreter_task(settings, smtp, code):
+    result = await send_letter(settings, make_case(FIRST_DAY, language=code))
+
+    [letter] = smtp.to(PARENT)
+    assert letter.message["Content-Language"] == "en-GB"
+    assert " / " not in str(letter.message["Subject"])  # English only
+    assert "Dear Grace Testperson" in letter.message.get_body(("plain",)).get_content()
+
+    [task] = smtp.to(OFFICE)
+    text = task.message.get_content()
+    assert "interpreter" in text and code in text
+    assert "machine translation" in text
+    assert not list(task.message.iter_attachments())
+    assert result.interpreter_needed == [code]
+    assert result.languages == ["English"]
+    assert result.emailed == 1 and result.printed == 0
+    assert "interpreter needed: " + code in result.describe()
+
+
+async def test_contact_without_email_gets_a_printable_letter_via_the_office(settings, smtp):
+    result = await send_letter(settings, make_case(FIRST_DAY, language="pl", email=None))
+
+    assert not smtp.to(PARENT)
+    [task] = smtp.to(OFFICE)
+    assert "print, sign and post today" in task.message.get_body(("plain",)).get_content()
+    [attachment] = list(task.message.iter_attachments())
+    assert attachment.get_filename() == "day3-letter-contact1-pl.html"
+    assert attachment.get_content_type() == "text/html"
+    page = attachment.get_content()
+    assert re.search(r"@page\s*\{[^}]*size:\s*A4", page), "no A4 page size for printing"
+    block = re.search(r'<div class="address"[^>]*>(.*?)</div>', page, re.S)
+    assert block, "no address block"
+    lines = [squash(x) for x in re.split(r"<br>", block.group(1)) if squash(x)]
+    assert lines == ["Grace Testperson", "7 Imaginary Row", "Exampleton", "EX9 1ZZ"]
+    assert '<section class="letter" lang="pl" dir="ltr">' in page
+    assert "Dzień dobry, Grace Testperson" in page and "Dear Grace Testperson" in page
+    assert result.printed == 1 and result.emailed == 0
+    assert result.languages == ["Polish", "English"]
+
+
+async def test_contact_without_parental_responsibility_gets_no_letter(settings, smtp):
+    case = make_case(FIRST_DAY, language="pl")
+    aunt = case.contacts[1].model_copy(update={"language": "RMN"})
+    assert not aunt.parental_responsibility and aunt.email
+    case = case.model_copy(update={"contacts": [case.contacts[0], aunt]})
+
+    result = await send_letter(settings, case)
+
+    assert not smtp.to(AUNT)
+    assert [r.rcpt_tos for r in smtp.received] == [[PARENT]]
+    assert "Romanian" not in result.languages  # her language is not used either
+    assert result.emailed == 1
+
+
+async def test_two_contacts_in_two_languages_each_get_their_own(settings, smtp):
+    case = make_case(FIRST_DAY, language="SOM")
+    other = Contact(name="Sam Testperson", email="sam@family.example.net", language="ARA")
+    case = case.model_copy(update={"contacts": [case.contacts[0], other]})
+
+    result = await send_letter(settings, case)
+
+    assert smtp.to(PARENT)[0].message["Content-Language"] == "so"
+    assert smtp.to("sam@family.example.net")[0].message["Content-Language"] == "ar"
+    assert result.languages == ["Somali", "English", "Arabic"]
+    assert result.emailed == 2 and len(set(result.message_ids)) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping: whatever the MIS holds in a name or an address
+# --------------------------------------------------------------------------------------------
+PIECES = st.sampled_from(
+    [
+        "O'Brien",
+        "Smith-Jones",
+        "Zoë",
+        "Núñez",
+        "Łukasz",
+        "Сергій",
+        "محمد",
+        "ਹਰਪ੍ਰੀਤ",
+        "সুমি",
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "\r\n",
+        "\nBcc: evil@example.com",
+        "\r\nBcc: evil@example.com",
+        '"',
+        "&amp;",
+        "{{ 7 * 7 }}",
+        " ",
+    ]
+)
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8)
+NAME = st.lists(st.one_of(PIECES, TEXT), min_size=1, max_size=4).map("".join).filter(lambda s: s.strip())
+ADDRESS_LINE = st.lists(st.one_of(PIECES, TEXT), min_size=1, max_size=3).map("".join)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=NAME,
+    forename=NAME,
+    address=st.lists(ADDRESS_LINE, min_size=1, max_size=3),
+    folder=st.sampled_from(FOLDERS),
+)
+def test_names_and_addresses_cannot_break_the_letter(name, forename, address, folder):
+    lang = LIBRARY.languages[folder]
+    langs = [lang] if folder == "en" else [lang, LIBRARY.english]
+    data = letter_data(
+        parent_name=name,
+        child_forename=forename,
+        child_name=f"{forename} Testperson",
+        address_lines=[name, *address],
+    )
+    subject, html, text = LIBRARY.render(langs, data, printable=True)
+
+    # HTML: autoescaped, so a name is text, never markup
+    page = HtmlText(html)
+    assert "script" not in page.tags and "img" not in page.tags
+    assert "<script>" not in html
+    assert squash(name) in page.text and squash(forename) in page.text
+    for line in address:
+        assert squash(line) in page.text
+    # text: the name as written
+    assert squash(name) in squash(text) and squash(forename) in squash(text)
+
+    # The message: the same, and no header injection from the name or the subject.
+    mail = Mail(to=PARENT, to_name=name, subject=subject, text=text, html=html, language=lang.lang, step="s")
+    raw = build_message(Settings(), mail, "<id@whereabouts.invalid>", datetime.now(UTC)).as_bytes()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Bcc"] is None and msg["Cc"] is None
+    assert len(msg.get_all("To")) == 1
+    assert [a.addr_spec for a in msg["To"].addresses] == [PARENT]
+    assert len(msg.get_all("Subject")) == 1
+    assert msg["Content-Language"] == lang.lang
+    sent_html = msg.get_body(("html",)).get_content()
+    assert "script" not in HtmlText(sent_html).tags
+    assert squash(name) in squash(msg.get_body(("plain",)).get_content())
+
+
+async def test_hostile_contact_name_over_smtp(settings, smtp):
+    """The whole path, from the MIS's contact record to the server: the envelope, the headers
+    and the HTML stay intact whatever the name holds."""
+    case = make_case(FIRST_DAY, language="pl")
+    evil = case.contacts[0].model_copy(update={"name": "Grace <script>x</script>\r\nBcc: evil@example.com"})
+    await send_letter(settings, case.model_copy(update={"contacts": [evil]}))
+
+    [received] = smtp.received
+    assert received.rcpt_tos == [PARENT]
+    msg = received.message
+    assert msg["Bcc"] is None and len(msg.get_all("To")) == 1
+    assert [a.addr_spec for a in msg["To"].addresses] == [PARENT]
+    html = msg.get_body(("html",)).get_content()
+    assert "script" not in HtmlText(html).tags
+    assert "Grace &lt;script&gt;x&lt;/script&gt;" in html
+    text = squash(msg.get_body(("plain",)).get_content())
+    assert "Dear Grace <script>x</script> Bcc: evil@example.com," in text  # as the MIS has it
+
+
+# --------------------------------------------------------------------------------------------
+# The workflow: a permanent refusal becomes an office task in the chronology
+# --------------------------------------------------------------------------------------------
+async def test_permanent_refusal_becomes_an_office_task(env, settings, smtp, worker):
+    today = (await env.get_current_time()).date()
+    first = today + timedelta(days=1)
+    while first.weekday() >= 5:
+        first += timedelta(days=1)
+    case = make_case(first, language="pl")
+    h = await env.client.start_workflow(
+        CmeCaseWorkflow.run, case, id=f"{case.case_id}-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue
+    )
+    STARTED.append(h)
+    status = await until_stage(h, CmeStage.DAY1_CALL)
+    await skip_to(env, status.next_action_at)
+    status = await until_stage(h, CmeStage.DAY2_CALL)
+    await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
+    smtp.fail_next.append("550 5.1.1 mailbox unavailable")  # the next message is the letter
+    await skip_to(env, status.next_action_at)  # Day 3
+
+    def logged(entries, text):
+        return any(text in e.what for e in entries)
+
+    async def chronology():
+        return await h.query(CmeCaseWorkflow.chronology_entries)
+
+    await until(h, lambda s: s.letter_deadline is not None and bool(smtp.to(OFFICE)), "office task")
+    for _ in range(40):
+        entries = await chronology()
+        if logged(entries, "office asked to post it"):
+            break
+        await asyncio.sleep(0.25)
+    assert logged(entries, "Office task: Day 3 letter could not be e-mailed")
+    assert logged(entries, "Day 3 letter could not be e-mailed: office asked to post it")
+    assert not smtp.to(PARENT)  # refused once, not retried
+    assert any("Day 3 letter could not be e-mailed" in str(r.message["Subject"]) for r in smtp.to(OFFICE))
