@@ -1,0 +1,180 @@
+"""How fast the morning feed opens cases: a synthetic 10,000-row feed through ``starter.feed()``,
+beside a one-line workflow started the same way (same options, same concurrency, same client).
+
+    python bench/start_feed.py [ROWS]        or as part of ``make bench``
+
+Against a local dev server started in-process (in memory). No worker runs: starting a workflow
+only needs the frontend to accept it and write its first events, so the figure is the start rate
+alone, not how fast workers then pick the cases up. The client encrypts payloads as production
+does. The feed costs two requests per new pupil (describe, to tell a new episode from a handled
+one, then start); the third figure, a one-line workflow with a describe before each start, shows
+how much of the gap that is. Prints figures; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import io
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from temporalio import workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: python bench/start_feed.py
+    sys.path.insert(0, str(ROOT))
+
+ROWS = 10_000
+WARM_UP = 200
+
+
+@workflow.defn(name="BenchOneLine")
+class OneLine:
+    @workflow.run
+    async def run(self, x: str) -> str:
+        return x
+
+
+def synthetic_feed(rows: int, on: date) -> str:
+    """A feed of N marks for one school, every pupil different; fictional throughout."""
+    from stdnum.gb import upn
+
+    from whereabouts.feed import COLUMNS
+
+    buf = io.StringIO()
+    out = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    out.writeheader()
+    for i in range(rows):
+        body = f"{(928, 940, 941)[i % 3]}{2000 + i // 1000:04d}15{i % 1000:03d}"
+        out.writerow(
+            {
+                "school_urn": "990201",
+                "upn": upn.calc_check_digit(body) + body,
+                "forename": "Robin",
+                "surname": f"Benchperson{i}",
+                "date_of_birth": "2015-03-14",
+                "year_group": "6",
+                "address_line1": f"{i % 200 + 1} Imaginary Row",
+                "town": "Exampleton",
+                "postcode": "EX9 1ZZ",
+                "attendance_date": on.isoformat(),
+                "session": "AM",
+                "attendance_code": "N",
+                "contact1_name": "Grace Benchperson",
+                "contact1_relationship": "mother",
+                "contact1_phone": f"07700 900{i % 1000:03d}; 01632 960{i % 1000:03d}",
+                "contact1_email": f"parent{i}@family.example.net",
+                "contact1_language": ("pl", "ur", "")[i % 3],
+                "contact2_name": "Aunt Synthia",
+                "contact2_phone": "07700 900456",
+                "flags": "eal" if i % 4 == 0 else "",
+            }
+        )
+    return buf.getvalue()
+
+
+async def _one_line_starts(client, settings, rows: int, prefix: str, describe_first: bool) -> float:
+    """The trivial workflow, started as ``feed()`` starts a case: same options, same bound."""
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.service import RPCError
+
+    from starter import DEFAULT_CONCURRENCY
+
+    gate = asyncio.Semaphore(DEFAULT_CONCURRENCY)
+
+    async def one(i: int) -> None:
+        wid = f"{prefix}-{i}"
+        async with gate:
+            if describe_first:
+                try:
+                    await client.get_workflow_handle(wid).describe()
+                except RPCError:
+                    pass
+            await client.start_workflow(
+                OneLine.run,
+                "x",
+                id=wid,
+                task_queue=settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary="CME case: school URN 990201",
+                memo={"first_day_absent": "2026-11-27", "first_session": "AM"},
+            )
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(rows)))
+    return time.perf_counter() - began
+
+
+async def main(rows: int = ROWS) -> dict[str, float | int | str]:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from starter import DEFAULT_CONCURRENCY, feed
+    from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
+    from whereabouts.directory import load_directory
+    from whereabouts.feed import parse_feed
+    from whereabouts.search import ALL_KEYS
+    from whereabouts.settings import Settings
+
+    settings = Settings(
+        directory_path=ROOT / "tests" / "data" / "schools.toml",
+        var_dir=Path(tempfile.mkdtemp(prefix="bench-var-")),
+        task_queue=f"bench-feed-{uuid.uuid4().hex[:6]}",
+    )
+    converter = dataclasses.replace(
+        pydantic_data_converter, payload_codec=EncryptionCodec(parse_keys(new_key_spec("bench")))
+    )
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=converter,
+        search_attributes=list(ALL_KEYS),
+        dev_server_log_level="error",
+        ui=False,
+    )
+    figures: dict[str, float | int | str] = {}
+    try:
+        client = env.client
+        text = synthetic_feed(rows, date.today() - timedelta(days=1))
+        began = time.perf_counter()
+        good, rejects = parse_feed(text, directory=load_directory(settings.directory_path))
+        parse_s = time.perf_counter() - began
+        assert not rejects, rejects[:3]
+
+        await _one_line_starts(client, settings, WARM_UP, "warm-up", describe_first=False)
+        one_line_s = await _one_line_starts(client, settings, rows, "one-line", describe_first=False)
+        report = await feed(client, (good, rejects), settings)
+        if len(report.started) != rows:
+            print(f"  note: feed started {len(report.started)} of {rows}: {report.counts()}")
+        feed_s = report.seconds
+        described_s = await _one_line_starts(client, settings, rows, "one-line-d", describe_first=True)
+
+        figures = {
+            "rows": rows,
+            "concurrency": DEFAULT_CONCURRENCY,
+            "worker": "none (start rate only)",
+            "parse + check, rows/s": round(rows / parse_s),
+            "feed() cases started/s": round(len(report.started) / feed_s),
+            "one-line workflow started/s": round(rows / one_line_s),
+            "one-line, describe + start/s": round(rows / described_s),
+            "feed / one-line": round((len(report.started) / feed_s) / (rows / one_line_s), 2),
+            "feed / one-line with describe": round((len(report.started) / feed_s) / (rows / described_s), 2),
+        }
+    finally:
+        await env.shutdown()
+        shutil.rmtree(settings.var_dir, ignore_errors=True)
+    width = max(len(k) for k in figures)
+    for k, v in figures.items():
+        print(f"  {k:<{width}}  {v}")
+    return figures
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else ROWS))
