@@ -1,0 +1,417 @@
+"""admin.py, the staff script, run in-process against the real dev server and a real worker.
+
+Most tests use a worker whose school day lasts five minutes, so a case waits at Day 1 while staff
+record calls and risk; the home visit and the LA's decision need the fast clock (a day in 1.5 s).
+Each command is checked by what it did to the case (status, chronology, result), not by its words
+alone; refusals by the exit code, the case's own sentence and an unchanged chronology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import io
+import json
+import socket
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+
+import admin
+from activities.deps import Deps
+from tests.conftest import STARTED, TEST_DIRECTORY, close_started, until
+from tests.factories import TEST_URN, make_case, make_upn
+from whereabouts.models import CaseResult
+from whereabouts.vocabulary import CallOutcome, CmeOutcome, CmeStage, LaDecision, RiskConcern, RiskStatus
+from worker import build_worker
+from workflows.case import CmeCaseWorkflow
+
+OTHER_URN = "990202"
+WHOLE_CASE = 40.0
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers and fixtures
+# --------------------------------------------------------------------------------------------
+async def cli(settings, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = await admin.run(list(argv), settings=settings, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def new_upn() -> str:
+    """A valid UPN no other case on this server has, so the UPN alone finds the case."""
+    n = uuid.uuid4().int
+    return make_upn(establishment=n % 9000 + 1000, year=n // 10**4 % 100, serial=n // 10**6 % 1000)
+
+
+@pytest.fixture
+def staff(dev_env, settings):
+    """admin.py's settings: the worker's, pointed at the dev server."""
+    return settings.model_copy(update={"temporal_address": dev_env.client.service_client.config.target_host})
+
+
+@pytest_asyncio.fixture
+async def day_worker(dev_env, settings, tmp_path):
+    """A real worker with two schools and a five-minute school day: cases stay at Day 1."""
+    text = TEST_DIRECTORY.read_text()
+    school = text[text.index("[[schools]]") :]
+    other = (
+        school.replace(f'urn = "{TEST_URN}"', f'urn = "{OTHER_URN}"')
+        .replace("Test Hill Primary", "Test Vale Academy")
+        .replace("testhill", "testvale")
+    )
+    directory = tmp_path / "schools.toml"
+    directory.write_text(text + "\n" + other)
+    settings.directory_path = directory
+    settings.school_day_seconds = 300
+    async with build_worker(dev_env.client, settings, Deps.from_settings(settings)):
+        yield
+        await close_started()
+
+
+async def start(
+    dev_env, settings, urn: str = TEST_URN, upn: str | None = None, task_queue: str | None = None
+):
+    case = make_case(date.today(), urn=urn, upn=upn or new_upn())
+    handle = await dev_env.client.start_workflow(
+        CmeCaseWorkflow.run, case, id=case.case_id, task_queue=task_queue or settings.task_queue
+    )
+    STARTED.append(handle)
+    return handle
+
+
+async def day1(handle):
+    return await until(handle, lambda s: s.stage is CmeStage.DAY1_CALL and s.next_action_at, "day 1")
+
+
+async def entries(handle):
+    return await handle.query(CmeCaseWorkflow.chronology_entries)
+
+
+async def listed(staff, *argv: str, want, what: str, timeout: float = 10.0) -> list[dict]:
+    """``cases --json`` until ``want(rows)`` holds: the visibility store catches up in a moment."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        code, out, err = await cli(staff, "cases", "--json", *argv)
+        assert code == 0, err
+        rows = json.loads(out)["cases"]
+        if want(rows) or asyncio.get_running_loop().time() > deadline:
+            assert want(rows), f"{what}: {rows}"
+            return rows
+        await asyncio.sleep(0.3)
+
+
+def ids(rows) -> list[str]:
+    return [r["case_id"] for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# Words and usage: checked before anything is sent (no server needed)
+# --------------------------------------------------------------------------------------------
+async def test_help_lists_the_words_and_a_near_miss_gets_a_suggestion(settings):
+    nowhere = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    for command, words in (
+        ("call", CallOutcome),
+        ("risk", RiskConcern),
+        ("la-decision", LaDecision),
+        ("cases", CmeStage),
+    ):
+        code, out, _ = await cli(nowhere, command, "--help")
+        assert code == 0
+        assert all(w.value in out for w in words), out
+    for argv, hint in (
+        (["call", "cme-990201-X", "no_anser"], "did you mean no_answer?"),
+        (["call", "cme-990201-X", "Not-Reasured"], "did you mean not_reassured?"),
+        (["la-decision", "cme-990201-X", "remove_from_rol"], "did you mean remove_from_roll?"),
+        (["risk", "cme-990201-X", "--at-risk", "--concern", "radicalisaton"], "did you mean radicalisation?"),
+        (["cases", "--stage", "home_vist"], "did you mean home_visit?"),
+        (["visit", "cme-990201-X", "banana"], "choose from child_seen"),
+        (["cases", "--school", "12"], "not a school URN"),
+        (["cases", "--due-before", "next week"], "not a date"),
+        (["withdraw", "cme-990201-X"], "--reason"),
+        (["risk", "cme-990201-X", "--at-risk", "--not-at-risk", "--concern", "other"], "not allowed"),
+        ([], "COMMAND"),
+    ):
+        code, out, err = await cli(nowhere, *argv)
+        assert code == 2, (argv, out, err)
+        assert hint in err, (argv, err)
+    # The action's own rules (pydantic), in one line, before Temporal is asked anything.
+    for argv, line in (
+        (["call", "cme-990201-X", "safe_with_parent"], "needs the reason for the absence (--reason)"),
+        (["risk", "cme-990201-X", "--at-risk"], "at least one concern (--concern)"),
+        (["withdraw", "cme-990201-X", "--reason", "no"], "--reason: String should have at least 3"),
+    ):
+        code, out, err = await cli(nowhere, *argv)
+        assert (code, out) == (2, ""), (argv, err)
+        assert line in err and err.count("\n") == 1, err
+
+
+async def test_temporal_unreachable_is_one_line_exit_4(settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connection refused
+        nowhere = settings.model_copy(update={"temporal_address": f"127.0.0.1:{port}"})
+        for argv in (["cases"], ["show", "cme-990201-A123456789012"], ["contact", "A123456789012"]):
+            code, out, err = await cli(nowhere, *argv)
+            assert code == 4, err
+            assert out == "" and err.count("\n") == 1 and "cannot reach Temporal" in err
+
+
+# --------------------------------------------------------------------------------------------
+# Day 1: calls, risk, refusals, show, closing
+# --------------------------------------------------------------------------------------------
+async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day_worker):
+    h = await start(dev_env, settings)
+    upn = h.id.rsplit("-", 1)[1]
+    await day1(h)
+
+    code, out, err = await cli(
+        staff, "call", upn, "no_answer", "--note", "rang mobile and landline", "--by", "T. Hale"
+    )
+    assert code == 0, err
+    assert f"{h.id}: recorded by T. Hale" in out
+    assert "stage day1_callback" in out and "next: call back (2 hours after no answer)" in out
+    last = (await entries(h))[-1]
+    assert (last.what, last.by, last.detail) == (
+        "Day 1 call: no answer",
+        "T. Hale",
+        "rang mobile and landline",
+    )
+    before = await entries(h)
+
+    # Refusals: the case's own sentence, exit 1, nothing changed.
+    for argv, sentence in (
+        (["call", h.id, "not_reassured"], "The Day 1 call outcome is already recorded (no_answer)"),
+        (["visit", h.id, "child_seen"], "No home visit is booked yet"),
+        (["la-decision", h.id, "remove_from_roll"], "has not been referred to the local authority yet"),
+    ):
+        code, out, err = await cli(staff, *argv)
+        assert code == 1, (argv, out, err)
+        assert sentence in err and "Nothing was changed" in err, err
+    assert await entries(h) == before
+
+    # Risk: --by defaults to the login name; a judgement of risk escalates and cannot be undone.
+    code, out, err = await cli(staff, "risk", h.id, "--not-at-risk", "--note", "known family, usually rings")
+    assert code == 0, err
+    assert (await h.query(CmeCaseWorkflow.status)).risk is RiskStatus.NOT_AT_RISK
+    assert (await entries(h))[-1].by == getpass.getuser()
+    code, out, err = await cli(
+        staff, "risk", h.id, "--at-risk", "--concern", "domestic_abuse", "other", "--by", "Dana Lead"
+    )
+    assert code == 0, err
+    assert "risk escalated" in out
+    status = await h.query(CmeCaseWorkflow.status)
+    assert status.risk is RiskStatus.ESCALATED
+    assert (await entries(h))[-1].detail.startswith("concerns: domestic_abuse, other")
+    code, _, err = await cli(staff, "risk", h.id, "--not-at-risk")
+    assert code == 1 and "already escalated" in err
+
+    # show: the case file for staff, as text and as JSON carrying the same status.
+    code, out, err = await cli(staff, "show", upn)
+    assert code == 0, err
+    for text in (
+        "Robin Testperson",
+        "07700 900123",
+        "Stage:           day1_callback",
+        "escalated",
+        "Day 1 call: no answer  [T. Hale]",
+        "rang mobile and landline",
+        "Chronology",
+    ):
+        assert text in out, out
+    code, out, err = await cli(staff, "show", h.id, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["status"]["stage"], data["status"]["risk"]) == ("day1_callback", "escalated")
+    assert data["status"]["next_action"] == status.next_action
+    assert data["pupil"]["name"] == "Robin Testperson"
+    assert [e["what"] for e in data["chronology"]] == [e.what for e in await entries(h)]
+
+    # The parent rings: the case closes, and a closed case takes nothing more.
+    code, out, err = await cli(staff, "contact", upn, "--reason", "mother rang: family emergency")
+    assert code == 0, err
+    assert "case closed: parent contact" in out
+    result: CaseResult = await h.result()
+    assert result.outcome is CmeOutcome.PARENT_CONTACT
+    closed = await entries(h)
+    for argv in (["withdraw", upn, "--reason", "opened in error"], ["seen", h.id]):
+        code, out, err = await cli(staff, *argv)
+        assert code == 1, err
+        assert f"case {h.id} is closed: nothing more can be recorded" in err
+    assert await entries(h) == closed
+    code, out, err = await cli(staff, "show", upn, "--json")
+    assert code == 0, err
+    assert json.loads(out)["status"]["outcome"] == "parent_contact"
+
+
+async def test_each_closing_action_records_who_and_why(dev_env, settings, staff, day_worker):
+    seen, safe, withdrawn = [await start(dev_env, settings) for _ in range(3)]
+    await asyncio.gather(day1(seen), day1(safe), day1(withdrawn))
+    for argv, handle, outcome, by, detail in (
+        (
+            ["seen", seen.id, "--where", "in class after lunch"],
+            seen,
+            CmeOutcome.CHILD_SEEN,
+            None,
+            "in class after lunch",
+        ),
+        (
+            ["call", safe.id, "safe_with_parent", "--reason", "chickenpox", "--by", "T. Hale"],
+            safe,
+            CmeOutcome.EXPLAINED_ABSENCE,
+            "T. Hale",
+            "chickenpox",
+        ),
+        (
+            ["withdraw", withdrawn.id, "--reason", "opened in error: wrong pupil", "--by", "T. Hale"],
+            withdrawn,
+            CmeOutcome.WITHDRAWN,
+            "T. Hale",
+            "opened in error: wrong pupil",
+        ),
+    ):
+        code, out, err = await cli(staff, *argv)
+        assert code == 0, (argv, err)
+        result: CaseResult = await handle.result()
+        assert result.outcome is outcome
+        assert f"case closed: {outcome.value.replace('_', ' ')}" in out
+        last = result.chronology[-1]
+        assert last.what.startswith("Case closed") and last.detail == detail
+        assert last.by == (by or getpass.getuser())
+    outbox = [json.loads(x) for x in settings.mis_outbox.read_text().splitlines()]
+    assert {"explained_absence", "child_seen", "withdrawn"} <= {x["value"] for x in outbox}
+
+
+# --------------------------------------------------------------------------------------------
+# Later stages on the fast clock: the home visit and the LA's decision
+# --------------------------------------------------------------------------------------------
+async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker):
+    h = await start(dev_env, settings)
+    await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
+    code, out, err = await cli(
+        staff,
+        "visit",
+        h.id,
+        "no_answer",
+        "--spoke-to",
+        "neighbour at no. 9",
+        "--note",
+        "curtains drawn",
+        "--by",
+        "Vic Visitor",
+    )
+    assert code == 0, err
+    visit = [e for e in await entries(h) if e.what == "Home visit: no answer"]
+    assert visit[0].by == "Vic Visitor" and visit[0].detail == "spoke to neighbour at no. 9; curtains drawn"
+    code, _, err = await cli(staff, "visit", h.id, "child_seen")
+    assert code == 1 and "home visit outcome is already recorded (no_answer, by Vic Visitor)" in err
+
+    await until(h, lambda s: s.stage is CmeStage.REFERRED and s.next_action_at, "referred", WHOLE_CASE)
+    code, out, err = await cli(staff, "la-decision", h.id, "keep_on_roll", "--note", "still enquiring")
+    assert code == 0, err
+    assert "stage referred" in out and "LA decision" in out
+    code, out, err = await cli(staff, "la-decision", h.id, "remove_from_roll", "--note", "moved abroad")
+    assert code == 0, err
+    result: CaseResult = await h.result()
+    assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
+    assert [e.what for e in result.chronology if e.what.startswith("LA decision")] == [
+        "LA decision: keep on roll",
+        "LA decision: remove from roll",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# The case list, and finding a case
+# --------------------------------------------------------------------------------------------
+async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker):
+    a = await start(dev_env, settings)
+    upn = a.id.rsplit("-", 1)[1]
+    b = await start(dev_env, settings, urn=OTHER_URN, upn=upn)  # same pupil, another school
+    c = await start(dev_env, settings)
+    d = await start(dev_env, settings)
+    await asyncio.gather(*(day1(x) for x in (a, b, c, d)))
+    assert (await cli(staff, "risk", c.id, "--at-risk", "--concern", "other"))[0] == 0
+    assert (await cli(staff, "contact", d.id, "--reason", "rang in"))[0] == 0
+
+    rows = await listed(
+        staff,
+        "--school",
+        TEST_URN,
+        want=lambda r: {a.id, c.id} <= set(ids(r)) and d.id not in ids(r),
+        what="school filter",
+    )
+    assert b.id not in ids(rows)
+    assert ids(rows).index(a.id) < ids(rows).index(c.id)  # earliest next action first
+    row = rows[ids(rows).index(a.id)]
+    assert row["school_urn"] == TEST_URN and row["stage"] == "day1_call" and row["risk"] == "not_assessed"
+    assert row["next_action"] == "record the Day 1 call outcome" and row["status"] == "running"
+    assert row["next_action_at"] == (await a.query(CmeCaseWorkflow.status)).next_action_at.isoformat()
+    assert row["days_open"] == 0 and row["outcome"] is None and not row["overdue"]
+    rows = await listed(staff, "--school", OTHER_URN, want=lambda r: b.id in ids(r), what="other school")
+    assert not {a.id, c.id} & set(ids(rows))
+    rows = await listed(staff, "--risk", "escalated", want=lambda r: c.id in ids(r), what="risk filter")
+    assert not {a.id, b.id} & set(ids(rows))
+    rows = await listed(
+        staff, "--stage", "day1_call", want=lambda r: {a.id, b.id, c.id} <= set(ids(r)), what="stage filter"
+    )
+    assert d.id not in ids(rows)
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    await listed(staff, "--due-before", soon, want=lambda r: a.id in ids(r), what="due soon")
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    await listed(staff, "--due-before", past, want=lambda r: a.id not in ids(r), what="due earlier")
+    rows = await listed(staff, "--all", "--school", TEST_URN, want=lambda r: d.id in ids(r), what="--all")
+    closed = rows[ids(rows).index(d.id)]
+    assert (closed["status"], closed["outcome"], closed["next_action_at"]) == (
+        "completed",
+        "parent_contact",
+        None,
+    )
+
+    # The table carries the same facts as the JSON, and no name.
+    rows = await listed(staff, "--school", TEST_URN, want=lambda r: {a.id, c.id} <= set(ids(r)), what="again")
+    code, table, err = await cli(staff, "cases", "--school", TEST_URN)
+    assert code == 0, err
+    lines = table.splitlines()
+    assert lines[0].split()[:4] == ["CASE", "SCHOOL", "STAGE", "RISK"]
+    for r in rows:
+        if r["case_id"] not in (a.id, c.id):
+            continue
+        (line,) = [x for x in lines if x.startswith(r["case_id"] + " ")]
+        for fact in (r["school_urn"], r["stage"], r["risk"], r["next_action"], str(r["days_open"])):
+            assert fact in line, (fact, line)
+    assert "Robin" not in table and "Testperson" not in table
+
+    # Finding a case: the UPN is now at two schools, so it needs the full ID.
+    code, _, err = await cli(staff, "show", upn)
+    assert code == 2 and "matches several cases" in err and a.id in err and b.id in err
+    code, _, err = await cli(staff, "call", upn, "no_answer")
+    assert code == 2 and "several cases" in err
+    assert (await cli(staff, "show", a.id.replace("cme-", "CME-").lower()))[0] == 0  # as typed
+    code, _, err = await cli(staff, "show", f"cme-{TEST_URN}-{new_upn()}")
+    assert code == 3 and "no case cme-" in err
+    code, _, err = await cli(staff, "call", new_upn(), "no_answer")
+    assert code == 3 and "no case for UPN" in err
+    code, _, err = await cli(staff, "show", "robin!")
+    assert code == 2 and "neither a case ID" in err
+
+
+async def test_no_worker_answering_is_exit_4(dev_env, settings, staff, monkeypatch):
+    """A case whose worker is down: the command says so after a bounded wait, never hangs."""
+    monkeypatch.setattr(admin, "QUERY_TIMEOUT", timedelta(seconds=1))
+    monkeypatch.setattr(admin, "UPDATE_TIMEOUT", timedelta(seconds=2))
+    monkeypatch.setattr(admin, "LIST_QUERY_TIMEOUT", timedelta(seconds=1))
+    h = await start(dev_env, settings, task_queue=f"nobody-{uuid.uuid4()}")
+    try:
+        code, _, err = await cli(staff, "show", h.id)
+        assert code == 4 and "is the worker running?" in err, err
+        code, _, err = await cli(staff, "call", h.id, "no_answer")
+        assert code == 4 and "is the worker running?" in err, err
+        code, out, err = await cli(staff, "cases", "--json")
+        assert code == 0 and "did not say their next action (is the worker running?)" in err, err
+        (row,) = [r for r in json.loads(out)["cases"] if r["case_id"] == h.id]
+        assert row["next_action"] is None and row["status"] == "running"
+    finally:
+        await close_started()

@@ -1,0 +1,190 @@
+"""How ``admin.py`` shows cases to staff: the case list, one case file, and its timeline.
+
+Kept apart from the command so the words and layout can change without touching how cases are
+found or changed. Times are shown in school time (Europe/London), because staff read them against
+the school day; JSON carries UTC ISO 8601, because scripts compare them.
+
+The case list is built from search attributes only, which hold no personal data, so a list can be
+printed, pasted or e-mailed without naming a child. The case file is for staff and names the pupil
+and the contacts they need to phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry
+from whereabouts.schooldays import LONDON
+
+
+def when(value: datetime | None, *, year: bool = True) -> str:
+    """'Mon 30 Nov 2026, 09:00' in school time; '-' when there is no time."""
+    if value is None:
+        return "-"
+    return value.astimezone(LONDON).strftime("%a %-d %b %Y, %H:%M" if year else "%a %-d %b %H:%M")
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def words(value: str | None) -> str:
+    """'not_at_risk' -> 'not at risk': vocabulary as a sentence reads it."""
+    return value.replace("_", " ") if value else "-"
+
+
+# --------------------------------------------------------------------------------------------
+# The case list
+# --------------------------------------------------------------------------------------------
+class CaseRow(BaseModel):
+    """One line of ``admin.py cases``: search attributes and execution facts, no personal data."""
+
+    case_id: str
+    run_id: str
+    school_urn: str | None = None
+    stage: str | None = None
+    risk: str | None = None
+    next_action: str | None = None
+    next_action_at: datetime | None = None
+    overdue: bool = False
+    opened_at: datetime
+    days_open: int
+    status: str
+    outcome: str | None = None
+
+    def as_json(self) -> dict:
+        data = self.model_dump(mode="json")
+        data["next_action_at"] = iso(self.next_action_at)
+        data["opened_at"] = iso(self.opened_at)
+        return data
+
+
+def sort_rows(rows: list[CaseRow]) -> list[CaseRow]:
+    """What is overdue first: earliest next action first, cases with nothing due last."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda r: (r.next_action_at or far, r.opened_at, r.case_id))
+
+
+def case_table(rows: Sequence[CaseRow], *, show_outcome: bool = False) -> str:
+    """An aligned plain-text table: it must read well in a terminal and in an e-mail."""
+    headers = ["CASE", "SCHOOL", "STAGE", "RISK", "NEXT ACTION", "DUE", "DAYS OPEN"]
+    if show_outcome:
+        headers.append("OUTCOME")
+    lines = []
+    for r in rows:
+        due = when(r.next_action_at, year=False)
+        if r.overdue:
+            due += " OVERDUE"
+        cells = [
+            r.case_id,
+            r.school_urn or "-",
+            r.stage or "-",
+            r.risk or "-",
+            r.next_action or "-",
+            due,
+            str(r.days_open),
+        ]
+        if show_outcome:
+            cells.append(r.outcome or "-")
+        lines.append(cells)
+    widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(headers)]
+    out = [headers, *lines]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in out)
+
+
+# --------------------------------------------------------------------------------------------
+# One case file
+# --------------------------------------------------------------------------------------------
+def pupil_json(case: CaseInput | None) -> dict | None:
+    """Who the case is about and who to phone: for staff only, never in the case list."""
+    if case is None:
+        return None
+    p = case.pupil
+    return {
+        "upn": p.upn,
+        "name": p.full_name,
+        "year_group": p.year_group,
+        "flags": [f.value for f in p.flags],
+        "address": p.address.lines(),
+        "first_day_absent": case.first_day_absent.isoformat(),
+        "contacts": [
+            {
+                "name": c.name,
+                "relationship": c.relationship,
+                "phones": c.phones,
+                "email": c.email,
+                "language": c.language,
+                "parental_responsibility": c.parental_responsibility,
+            }
+            for c in case.contacts
+        ],
+    }
+
+
+def casefile_json(status: CaseStatus, chronology: list[ChronologyEntry], case: CaseInput | None) -> dict:
+    return {
+        "status": status.model_dump(mode="json"),
+        "pupil": pupil_json(case),
+        "chronology": [e.model_dump(mode="json") for e in chronology],
+    }
+
+
+def casefile(
+    status: CaseStatus, chronology: list[ChronologyEntry], case: CaseInput | None, now: datetime
+) -> str:
+    """The case as staff read it: who, where it stands, what is due, then what has happened."""
+    s = status
+    lines = [f"Case {s.case_id}   school {s.school_urn}, opened {when(s.opened_at)}"]
+    if case is not None:
+        p = case.pupil
+        flags = f" ({', '.join(f.value for f in p.flags)})" if p.flags else ""
+        lines.append(f"Pupil:           {p.full_name}, year {p.year_group}{flags}")
+        lines.append(f"Address:         {', '.join(p.address.lines())}")
+        for n, c in enumerate(case.contacts):
+            bits = [f"{c.name} ({c.relationship})", ", ".join(c.phones) or "no phone"]
+            if c.email:
+                bits.append(str(c.email))
+            if c.language and c.language.lower() not in ("en", "eng"):
+                bits.append(f"language {c.language}")
+            if not c.parental_responsibility:
+                bits.append("no parental responsibility")
+            lines.append(f"{'Contacts:' if n == 0 else '':<17}{'; '.join(bits)}")
+    next_line = "-"
+    if s.next_action:
+        next_line = s.next_action
+        if s.next_action_at:
+            next_line += f", by {when(s.next_action_at)}"
+            if s.next_action_at < now:
+                next_line += " (OVERDUE)"
+    lines += [
+        f"Stage:           {s.stage.value} (school day {s.school_day})",
+        f"Risk:            {words(s.risk.value)}",
+        f"Next action:     {next_line}",
+        f"Letter deadline: {when(s.letter_deadline)}",
+        f"Home visit:      {when(s.visit_booked_for)}",
+        f"Referred to LA:  {when(s.referred_at)}",
+        f"Waiting for:     {'; '.join(s.pending) or '-'}",
+        f"Outcome:         {words(s.outcome.value) if s.outcome else '-'}",
+        "",
+        "Chronology",
+        *timeline(chronology),
+    ]
+    return "\n".join(lines)
+
+
+def timeline(chronology: Sequence[ChronologyEntry]) -> list[str]:
+    """Entries grouped under their school-time date: what, who, then any detail indented."""
+    lines: list[str] = []
+    day = None
+    for e in chronology:
+        local = e.at.astimezone(LONDON)
+        if local.date() != day:
+            day = local.date()
+            lines.append(f"  {local.strftime('%a %-d %b %Y')}")
+        lines.append(f"    {local.strftime('%H:%M')}  {e.what}  [{e.by}]")
+        if e.detail:
+            lines.append(f"           {e.detail}")
+    return lines or ["  (nothing recorded)"]
