@@ -208,7 +208,7 @@ class LetterActivities:
                 )
         if printed or interpreter:
             mails.append(self.office_mail(req, school, printed, interpreter))
-        ids = await send_all(self.deps.settings, req.ref.key, mails)
+        ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
         return LetterResult(
             emailed=sum(1 for m in mails if m.to != str(school.attendance_inbox)),
             printed=len(printed),

@@ -30,6 +30,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from whereabouts import metrics
+from whereabouts.models import DeliveryDelay
 from whereabouts.settings import Settings, SmtpSecurity
 
 PERMANENT_MAIL_ERROR = "PermanentMailError"
@@ -156,10 +157,36 @@ async def deliver(settings: Settings, msg: EmailMessage) -> None:
         raise ApplicationError(f"mail server unreachable ({type(exc).__name__}); will retry") from None
 
 
-async def send_all(settings: Settings, case_key: str, mails: list[Mail]) -> list[str]:
+def _worth_reporting(attempt: int) -> bool:
+    # The second failed try says "delayed"; later reports only refresh the count, and sparsely,
+    # so a mail server down for a weekend adds tens of events to a case's history, not thousands.
+    return attempt == 2 or (attempt > 2 and attempt % 10 == 0)
+
+
+async def report_delay(step: str, attempt: int, reason: str) -> None:
+    """Tell the case its e-mail for ``step`` is waiting on the mail server.
+
+    Best effort: the retry goes on whether or not the case hears of it. Nothing personal goes in
+    the signal or the log line: ``reason`` comes from ``deliver``, which names no one.
+    """
+    info = activity.info()
+    try:
+        handle = activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
+        await handle.signal(
+            "delivery_delayed",
+            DeliveryDelay(step=step, activity=info.activity_type, attempt=attempt, reason=reason),
+        )
+    except Exception as exc:  # reporting must never change the send's outcome
+        activity.logger.warning("could not report a mail delay to the case: %s", type(exc).__name__)
+
+
+async def send_all(
+    settings: Settings, case_key: str, mails: list[Mail], step: str | None = None
+) -> list[str]:
     """Send each message once, heartbeating progress so a retry skips what already went.
 
-    Returns the Message-IDs, in order. Must run inside an activity.
+    Returns the Message-IDs, in order. Must run inside an activity. With ``step`` given, a try
+    that fails and will be retried tells the case (``delivery_delayed``), so its status shows it.
     """
     info = activity.info()
     done: set[str] = set()
@@ -172,7 +199,12 @@ async def send_all(settings: Settings, case_key: str, mails: list[Mail]) -> list
         if msg_id in done:
             continue
         msg = build_message(settings, mail, msg_id, datetime.now(UTC))
-        await deliver(settings, msg)
+        try:
+            await deliver(settings, msg)
+        except ApplicationError as exc:
+            if step and not exc.non_retryable and _worth_reporting(info.attempt):
+                await report_delay(step, info.attempt, exc.message)
+            raise
         done.add(msg_id)
         activity.heartbeat(sorted(done))
     return ids

@@ -90,5 +90,5 @@ class NoticeActivities:
             for role in RECIPIENTS[req.kind]
             for name, addr in _recipients(role, school, la, req)
         ]
-        ids = await send_all(self.deps.settings, req.ref.key, mails)
+        ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
         return NoticeResult(sent=len(ids), message_ids=ids)

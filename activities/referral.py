@@ -125,4 +125,4 @@ class ReferralActivities:
                 step=req.ref.step,
             ),
         ]
-        return await send_all(self.deps.settings, req.ref.key, mails)
+        return await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)

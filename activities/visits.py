@@ -98,5 +98,5 @@ class VisitActivities:
                 step=req.ref.step,
             )
         ]
-        ids = await send_all(self.deps.settings, req.ref.key, mails)
+        ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
         return VisitBooking(slot=req.slot, staff=[p.name for p in staff], message_ids=ids)

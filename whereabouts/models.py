@@ -173,3 +173,17 @@ class FeedStamp(_Model):
     attendance_date: date
     session: str | None = None
     attendance_code: str
+
+
+class DeliveryDelay(_Model):
+    """The mail server keeps refusing a step's e-mail: sent by the sending activity itself.
+
+    A retrying activity is invisible in a case's own status, so the operator reading ``admin.py
+    show`` or the Web UI would see a case that looks on time while its letter sits unsent.
+    ``reason`` is the retry's own message, which names no person.
+    """
+
+    step: str
+    activity: str
+    attempt: int
+    reason: str

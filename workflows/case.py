@@ -13,8 +13,9 @@ they name the step, never the child.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         ChildSeen,
         ChronologyEntry,
+        DeliveryDelay,
         FeedStamp,
         LaDecisionRecord,
         ParentContact,
@@ -67,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SYSTEM = "Whereabouts"
+T = TypeVar("T")
 
 # Mail: retry for days (a mail server that is down delays a message, never loses the case).
 MAIL_RETRY = RetryPolicy(
@@ -81,6 +84,13 @@ CALL_LABELS = {
     "day1": "Day 1 call",
     "day1_callback": "Day 1 call-back",
     "day2": "Day 2 call",
+}
+# What an operator calls the e-mail an activity sends, for "waiting on the mail server" notes.
+MAIL_LABELS = {
+    "send_day3_letter": "Day 3 letter",
+    "book_home_visit": "home visit invitations",
+    "file_referral": "CME referral",
+    "send_notice": "e-mail",
 }
 CLOSING_VISIT_OUTCOMES = {
     VisitOutcome.CHILD_SEEN: CmeOutcome.CHILD_SEEN,
@@ -128,7 +138,8 @@ class CmeCaseWorkflow:
         self.feed_marks: set[tuple[str, str, str]] = {(case.first_day_absent.isoformat(), "", "N")}
         self._side_effects: list[asyncio.Task[Any]] = []
         self._last_upsert: tuple[Any, ...] | None = None
-        self._delays: list[str] = []
+        self._delays: dict[str, str] = {}  # step -> what the operator reads while mail waits
+        self._delay_since: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------------------------
     # The procedure
@@ -255,16 +266,19 @@ class CmeCaseWorkflow:
         languages = self._letter_languages()
         summary = f"Day 3 letter in {languages}"
         try:
-            result: LetterResult = await workflow.execute_activity(
-                "send_day3_letter",
-                LetterRequest(
-                    ref=self._ref("day3_letter"), case=self.case, calls=tried, deadline=s.letter_deadline
+            result: LetterResult = await self._mail_step(
+                "day3_letter",
+                workflow.execute_activity(
+                    "send_day3_letter",
+                    LetterRequest(
+                        ref=self._ref("day3_letter"), case=self.case, calls=tried, deadline=s.letter_deadline
+                    ),
+                    result_type=LetterResult,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(minutes=1),
+                    retry_policy=MAIL_RETRY,
+                    summary=summary,
                 ),
-                result_type=LetterResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=MAIL_RETRY,
-                summary=summary,
             )
         except ActivityError as err:
             if not _permanent_mail_error(err):
@@ -293,20 +307,23 @@ class CmeCaseWorkflow:
 
     async def _book_visit(self) -> None:
         s = self._sched
-        self.visit_booking = await workflow.execute_activity(
-            "book_home_visit",
-            VisitBookingRequest(
-                ref=self._ref("home_visit"),
-                case=self.case,
-                slot=s.home_visit,
-                latest=s.home_visit_latest,
-                risk_summary=self._risk_summary(),
+        self.visit_booking = await self._mail_step(
+            "home_visit",
+            workflow.execute_activity(
+                "book_home_visit",
+                VisitBookingRequest(
+                    ref=self._ref("home_visit"),
+                    case=self.case,
+                    slot=s.home_visit,
+                    latest=s.home_visit_latest,
+                    risk_summary=self._risk_summary(),
+                ),
+                result_type=VisitBooking,
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=MAIL_RETRY,
+                summary=f"Book home visit for {_short(s.home_visit)}, invite the two visiting staff",
             ),
-            result_type=VisitBooking,
-            start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=timedelta(minutes=1),
-            retry_policy=MAIL_RETRY,
-            summary=f"Book home visit for {_short(s.home_visit)}, invite the two visiting staff",
         )
         self._log(
             "Home visit booked",
@@ -318,22 +335,25 @@ class CmeCaseWorkflow:
         self._enter(CmeStage.REFERRED, "file the CME referral", workflow.now())
         self._log("Referred to the local authority as a child missing education", SYSTEM, reason)
         self.referred_at = workflow.now()
-        await workflow.execute_activity(
-            "file_referral",
-            ReferralRequest(
-                ref=self._ref("referral"),
-                case=self.case,
-                last_attended=None,
-                assessment=self.assessment,
-                visit=self.visit,
-                visit_booking=self.visit_booking,
-                chronology=self.chronology,
-                reason=reason,
+        await self._mail_step(
+            "referral",
+            workflow.execute_activity(
+                "file_referral",
+                ReferralRequest(
+                    ref=self._ref("referral"),
+                    case=self.case,
+                    last_attended=None,
+                    assessment=self.assessment,
+                    visit=self.visit,
+                    visit_booking=self.visit_booking,
+                    chronology=self.chronology,
+                    reason=reason,
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=MAIL_RETRY,
+                summary="File the CME referral with the LA, with the chronology",
             ),
-            start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=timedelta(minutes=1),
-            retry_policy=MAIL_RETRY,
-            summary="File the CME referral with the LA, with the chronology",
         )
         await self._mis("referral", "note", "referred_cme", reason)
 
@@ -573,6 +593,37 @@ class CmeCaseWorkflow:
             self._on_seen(rec)
 
     @workflow.signal
+    def delivery_delayed(self, delay: DeliveryDelay) -> None:
+        """A mail step keeps failing and is being retried: say so where the operator looks."""
+        label = MAIL_LABELS.get(delay.activity, "e-mail")
+        if delay.activity == "send_notice":
+            label = f"{label} ({delay.step.replace('_', ' ')})"
+        first = delay.step not in self._delays
+        since = self._delay_since.setdefault(delay.step, workflow.now())
+        self._delays[delay.step] = (
+            f"{label} waiting for the mail server since {_short(since)}, try {delay.attempt}: {delay.reason}"
+        )
+        if first:
+            self._log(
+                f"{label[0].upper()}{label[1:]} delayed: the mail server is not accepting it",
+                SYSTEM,
+                f"retrying; last error: {delay.reason}",
+            )
+        self._publish()
+
+    def _delay_over(self, step: str, sent: bool) -> None:
+        """The step's mail activity finished, one way or the other: its delay note goes."""
+        if self._delays.pop(step, None) is None:
+            return
+        since = _short(self._delay_since.pop(step))
+        what = step.replace("_", " ")
+        if sent:
+            self._log(f"Mail for {what} went out after a delay", SYSTEM, f"waiting since {since}")
+        else:
+            self._log(f"Mail for {what} stopped waiting for the mail server", SYSTEM, f"since {since}")
+        self._publish()
+
+    @workflow.signal
     def feed_mark(self, mark: FeedStamp) -> None:
         """A further N mark from the MIS for this open case: noted once, never a second case."""
         key = (mark.attendance_date.isoformat(), mark.session or "", mark.attendance_code)
@@ -638,7 +689,7 @@ class CmeCaseWorkflow:
             out.append("home visit outcome")
         if self.stage is CmeStage.REFERRED:
             out.append("LA decision")
-        return out + self._delays
+        return out + list(self._delays.values())
 
     # ------------------------------------------------------------------------------------
     # Side effects
@@ -705,21 +756,34 @@ class CmeCaseWorkflow:
         assessment: RiskAssessment | None = None,
         step: str | None = None,
     ) -> None:
-        await workflow.execute_activity(
-            "send_notice",
-            NoticeRequest(
-                ref=self._ref(step or kind),
-                kind=kind,
-                case=self.case,
-                due_at=due_at,
-                facts=facts or {},
-                assessment=assessment,
+        await self._mail_step(
+            step or kind,
+            workflow.execute_activity(
+                "send_notice",
+                NoticeRequest(
+                    ref=self._ref(step or kind),
+                    kind=kind,
+                    case=self.case,
+                    due_at=due_at,
+                    facts=facts or {},
+                    assessment=assessment,
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=MAIL_RETRY,
+                summary=summary,
             ),
-            start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=timedelta(minutes=1),
-            retry_policy=MAIL_RETRY,
-            summary=summary,
         )
+
+    async def _mail_step(self, step: str, sending: Awaitable[T]) -> T:
+        """Await a mail activity; however it ends, its "waiting for the mail server" note goes."""
+        try:
+            result = await sending
+        except BaseException:
+            self._delay_over(step, sent=False)
+            raise
+        self._delay_over(step, sent=True)
+        return result
 
     async def _mis(self, step: str, kind: str, value: str, detail: str | None) -> None:
         await workflow.execute_activity(
@@ -799,7 +863,7 @@ class CmeCaseWorkflow:
         if outcome:
             lines.append(f"**Outcome:** {outcome}")
         if self._delays:
-            lines.append("**Delayed:** " + "; ".join(self._delays))
+            lines.append("**Delayed:** " + "; ".join(self._delays.values()))
         workflow.set_current_details("\n\n".join(lines))
 
     async def _sleep_until(self, at: datetime, summary: str) -> None:
