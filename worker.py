@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import timedelta
 
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -44,6 +45,10 @@ def build_worker(client, settings: Settings, deps: Deps, task_queue: str | None 
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,
+        # A mail activity heartbeats the Message-IDs it has sent; by default the SDK holds
+        # heartbeats back for up to 80% of the heartbeat timeout (48 s), and a worker killed in
+        # that time would send those messages again. Each heartbeat is one e-mail: cheap to send.
+        max_heartbeat_throttle_interval=timedelta(milliseconds=250),
     )
 
 

@@ -7,6 +7,7 @@ sending path treats temporary (4xx) and permanent (5xx) failures.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -31,17 +32,34 @@ class Received:
 
 @dataclass
 class MailCatcher:
-    """The aiosmtpd handler: stores messages; ``fail_next`` makes the next DATA fail."""
+    """The aiosmtpd handler: stores messages; ``fail_next`` makes the next DATA fail.
+
+    ``accept_delay`` holds each message that long before answering "250", as a busy mail server
+    does; a client that disconnects meanwhile (a worker killed mid-send) has sent nothing, since
+    aiosmtpd cancels the handler when the connection drops. ``in_flight`` lists the recipients of
+    messages being held, so a test can kill a sender at exactly that moment.
+    """
 
     folder: Path | None = None
     received: list[Received] = field(default_factory=list)
     fail_next: list[str] = field(default_factory=list)  # e.g. ["451 4.3.0 try later"]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    accept_delay: float = 0.0
+    in_flight: list[list[str]] = field(default_factory=list)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
             if self.fail_next:
                 return self.fail_next.pop(0)
+        if self.accept_delay > 0:
+            held = list(envelope.rcpt_tos)
+            with self.lock:
+                self.in_flight.append(held)
+            try:
+                await asyncio.sleep(self.accept_delay)
+            finally:
+                with self.lock:
+                    self.in_flight.remove(held)
         raw = envelope.original_content or envelope.content
         raw = raw if isinstance(raw, bytes) else raw.encode()
         msg = email.message_from_bytes(raw, policy=email.policy.default)
