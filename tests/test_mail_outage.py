@@ -7,6 +7,8 @@ Real dev server, a real worker and a real SMTP server that is started late on it
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 import uuid
 from datetime import date
@@ -18,7 +20,8 @@ from activities.deps import Deps
 from localstack import mailcatcher
 from tests.conftest import STARTED, close_started, until
 from tests.factories import make_case
-from whereabouts.models import CallRecord
+from tests.test_case_paths import HISTORIES
+from whereabouts.models import CallRecord, ParentContact
 from whereabouts.vocabulary import CmeOutcome, CmeStage
 from worker import build_worker
 from workflows.case import CmeCaseWorkflow
@@ -92,6 +95,16 @@ async def test_smtp_outage_delays_mail_shows_delay_and_nothing_else_stalls(dev_e
             chronology = await waiting.query(CmeCaseWorkflow.chronology_entries)
             assert any(e.what == "Mail for day1 call went out after a delay" for e in chronology)
             print(f"mail went out {took:.1f} s after the server came back")
+
+            # The parent rings: the case closes, and its history joins the replay suite.
+            rang = ParentContact(reason="rang in", by="Office")
+            await waiting.signal(CmeCaseWorkflow.parent_responded, rang)
+            result = await asyncio.wait_for(waiting.result(), 20)
+            assert result.outcome is CmeOutcome.PARENT_CONTACT
+            path = HISTORIES / "mail_outage_delay.json"
+            if os.environ.get("WHEREABOUTS_RECORD_HISTORIES") or not path.exists():
+                history = await waiting.fetch_history()
+                path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
         finally:
             await close_started()
             if controller is not None:
