@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	sh scripts/ensure-chromium.sh
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
