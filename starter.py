@@ -8,9 +8,9 @@ mark is counted and left alone. Rows that fail their checks go to a rejects file
 and feed again. Feeding the same file twice changes nothing, so after any failure the answer is
 always "feed it again".
 
-Exit codes: 0 all rows taken, 1 some rows rejected (or to feed again), 2 a feed (or the school
-directory) could not be read, 3 Temporal unreachable or refusing: the report says which rows
-went in before that.
+Exit codes: 0 all rows taken, 1 some rows rejected (or to feed again, or a feed was cut short:
+its complete rows went in), 2 a feed (or the school directory) could not be read, 3 Temporal
+unreachable or refusing: the report says which rows went in before that.
 
 ``feed()`` is the part an HTTP endpoint or a folder watcher reuses: it takes a Temporal client
 and checked rows (``whereabouts.feed.parse_feed``) and returns a ``FeedReport``. Nothing here
@@ -40,6 +40,7 @@ from whereabouts.codec import CodecKeyError
 from whereabouts.connect import TemporalUnreachable, connect, exit_without_teardown
 from whereabouts.directory import DirectoryError, load_directory
 from whereabouts.feed import (
+    MAX_FEED_BYTES,
     SESSIONS,
     Feed,
     FeedRow,
@@ -95,6 +96,9 @@ class FeedReport(BaseModel):
     rows: int = 0
     dry_run: bool = False
     unreadable: str | None = None
+    cut_short: str | None = Field(
+        default=None, description="the file ends early: its complete rows are in, the rest is missing"
+    )
     codes: dict[str, int] = Field(default_factory=dict, description="valid rows by attendance code")
     started: list[RowRef] = Field(default_factory=list)
     already_open: list[RowRef] = Field(default_factory=list)
@@ -128,7 +132,7 @@ class FeedReport(BaseModel):
             return 3
         if self.unreadable:
             return 2
-        if self.rejected or self.deferred:
+        if self.rejected or self.deferred or self.cut_short:
             return 1
         return 0
 
@@ -163,13 +167,15 @@ async def feed(
     """
     began = time.monotonic()
     rejects: Sequence[Reject] = ()
+    cut_short = None
     if isinstance(rows, Feed):
-        rows, rejects = rows.rows, rows.rejects
+        rows, rejects, cut_short = rows.rows, rows.rejects, rows.cut_short
     elif isinstance(rows, tuple) and len(rows) == 2 and not isinstance(rows[0], FeedRow):
         rows, rejects = rows
     report = FeedReport(
         feed=name,
         rows=len(rows) + len(rejects),
+        cut_short=cut_short,
         rejected=[RejectRef(row=r.row, field=r.field, reason=r.reason) for r in rejects],
     )
     report.codes = dict(Counter(r.attendance_code for r in rows))
@@ -410,12 +416,25 @@ def _default_rejects(source: str) -> Path:
 
 
 def _read(source: str, stdin: TextIO | None) -> bytes:
+    """The feed's bytes, at most ``MAX_FEED_BYTES``: a wrong file (a disk image, a video) is
+    refused before it is read into memory, not after."""
+    too_big = FeedUnreadable(
+        f"larger than {MAX_FEED_BYTES // 2**20} MB: far more than a morning's attendance marks; "
+        "is it the right file?"
+    )
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin
         buffer = getattr(stream, "buffer", None)
-        return buffer.read() if buffer is not None else stream.read().encode("utf-8")
+        data = buffer.read(MAX_FEED_BYTES + 1) if buffer is not None else stream.read().encode("utf-8")
+        if len(data) > MAX_FEED_BYTES:
+            raise too_big
+        return data
     try:
-        return Path(source).read_bytes()
+        with Path(source).open("rb") as fh:
+            data = fh.read(MAX_FEED_BYTES + 1)
+        if len(data) > MAX_FEED_BYTES:
+            raise too_big
+        return data
     except FileNotFoundError:
         raise FeedUnreadable("no such file") from None
     except IsADirectoryError:
@@ -480,6 +499,8 @@ def _summary(report: FeedReport, out: TextIO) -> None:
             ("ignored", f"{sum(report.ignored.values())}" + (f"  ({ignored})" if ignored else "")),
         ):
             out.write(f"  {label:<17}{value}\n")
+    if report.cut_short:
+        out.write(f"  {'CUT SHORT':<17}{report.cut_short}\n")
     where = f"  -> {report.rejects_file}" if report.rejected and report.rejects_file else ""
     out.write(f"  {'rejected':<17}{len(report.rejected)}{where}\n")
     for r in report.rejected[:20]:
@@ -540,13 +561,18 @@ async def run(
             parsed = read_feed(decode(_read(source, stdin)), directory=directory)
         except (FeedUnreadable, RecursionError) as exc:
             report.unreadable = str(exc) if isinstance(exc, FeedUnreadable) else "JSON nested too deeply"
-            say(f"{label}: {report.unreadable}")
+            say(f"{label}: not read: {report.unreadable}")
             continue
         report.rows = parsed.size
+        report.cut_short = parsed.cut_short
+        if parsed.cut_short:
+            say(f"{label}: {parsed.cut_short}")
         report.codes = dict(Counter(r.attendance_code for r in parsed.rows))
         report.rejected = [RejectRef(row=r.row, field=r.field, reason=r.reason) for r in parsed.rejects]
         if parsed.unknown_columns:
-            say(f"{label}: columns ignored (not part of the feed): {', '.join(parsed.unknown_columns)}")
+            shown = [c if len(c) <= 40 else f"{c[:40]}..." for c in parsed.unknown_columns[:10]]
+            more = f" and {len(parsed.unknown_columns) - 10} more" if len(parsed.unknown_columns) > 10 else ""
+            say(f"{label}: columns ignored (not part of the feed): {', '.join(shown)}{more}")
         feeds.append((source, parsed, report))
 
     _write_all_rejects(args.rejects, feeds, say)
@@ -599,7 +625,9 @@ async def run(
 
 def _write_all_rejects(target: Path | None, feeds: list[tuple[str, Feed, FeedReport]], say) -> None:
     """Rejects go where a person will look; a file left from an earlier run is emptied, so it
-    never lists rows that have since gone in."""
+    never lists rows that have since gone in. Feeds sharing a file (``--rejects``, or the same
+    default name: ``today.csv`` and ``today.json``) get a ``reject_feed`` column, as row numbers
+    are per feed."""
     groups: dict[Path, list[tuple[str, Feed, FeedReport]]] = {}
     for item in feeds:
         groups.setdefault(target or _default_rejects(item[0]), []).append(item)
@@ -607,8 +635,7 @@ def _write_all_rejects(target: Path | None, feeds: list[tuple[str, Feed, FeedRep
         if not any(f.rejects for _, f, _ in items) and not path.exists():
             continue
         try:
-            merged = target is not None and len(feeds) > 1
-            write_rejects(path, [(_label(s), f) for s, f, _ in items], feed_column=merged)
+            write_rejects(path, [(_label(s), f) for s, f, _ in items], feed_column=len(items) > 1)
         except OSError as exc:
             say(f"cannot write the rejects to {path}: {exc.strerror}")
             continue

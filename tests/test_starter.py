@@ -449,7 +449,8 @@ async def test_exit_codes(settings, tmp_path):
     binary = tmp_path / "sheet.xlsx"
     binary.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)))
     truncated = tmp_path / "cut.json"
-    truncated.write_text(json.dumps([row(new_upn()), row(new_upn())])[:-40])
+    # Cut inside its first item: nothing usable before the cut (cut later: tests/test_feed_garbage.py).
+    truncated.write_text(json.dumps([row(new_upn())])[:-40])
     headless = tmp_path / "headless.csv"
     headless.write_text(csv_text([row(new_upn())]).split("\n", 1)[1])
 

@@ -7,8 +7,32 @@ share it, and ``--dry-run`` can check a feed without a cluster.
 
 A bad row never stops the good ones: it becomes a ``Reject`` naming the row, the column, the
 value and the reason, written back out with the original columns so a person can fix it and
-feed it again. Only a feed that cannot be read at all (not UTF-8, binary, broken JSON, no
-header) stops, with ``FeedUnreadable``.
+feed it again. Only a feed that cannot be read at all (not UTF-8, binary, no header, JSON broken
+in the middle of an array, cut short before any usable row) stops, with ``FeedUnreadable``.
+
+Garbage is contained to the row it is in, because every good row is a child someone should be
+looking for this morning:
+
+- A CSV row with more cells than the header, or fewer than its last named column, is rejected:
+  its values may sit under the wrong columns. Blank lines and rows of only commas (spreadsheets
+  leave them) are skipped, keeping their row number; they carry no mark to reject.
+- A quote that opens a cell and never closes would swallow the rows after it. A record that
+  runs over several lines is kept only if it is well formed and the next line is not a row of
+  its own (a line break inside a quoted address is legal CSV); otherwise only its first line is
+  rejected, and reading goes on from the next line.
+- A feed cut short (a copy or an upload that stopped): the complete rows before the cut are
+  read as usual, the cut row or item is rejected and kept, and ``Feed.cut_short`` says where the
+  file ends, so the caller can tell the office to export the feed again (feeding it twice is
+  harmless). A cut exactly at a line break cannot be seen. Cut before any usable row: unreadable.
+- JSON lines: a line that is not valid JSON is a reject, and reading goes on at the next line
+  that starts an object. A JSON array broken in the middle (not cut at its end) is unreadable.
+- Huge values: a cell longer than ``MAX_CELL_CHARS`` is rejected as damaged before any other
+  check, and a line longer than ``MAX_LINE_CHARS`` is split by a bounded scanner instead of the
+  CSV parser, so memory and time stay in proportion to the file, never to one field. In the
+  rejects file (and ``Reject.value``) such a value keeps its first ``KEPT_CHARS`` characters
+  followed by ``... [cut: N characters in the feed]``: enough to recognise it, small enough to
+  open in a spreadsheet (Excel stops at 32,767 characters a cell); the rest of the row is kept
+  whole so it can be fixed and fed again. ``MAX_FEED_BYTES`` bounds a whole feed.
 
 Reasons never quote names, addresses or phone numbers: they go to the terminal and to logs.
 The value itself is only kept for the rejects file, which already holds the whole row.
@@ -17,7 +41,6 @@ The value itself is only kept for the rejects file, which already holds the whol
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -106,6 +129,27 @@ _CODE = re.compile(r"^[A-Z0-9/\\#\-]{1,2}$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 OLDEST_PUPIL_YEARS = 25
+
+# Bounds on garbage (see the module docstring). No column holds more than 254 characters (an
+# e-mail address), a whole row a few thousand: anything far beyond is a damaged or wrong file.
+MAX_CELL_CHARS = 1_000
+KEPT_CHARS = 200
+MAX_LINE_CHARS = 65_536  # below csv's own field limit (131,072), so csv never sees a longer line
+MAX_RECORD_LINES = 20  # a quoted cell may hold line breaks, but not a page of them
+MAX_FEED_BYTES = 256 * 1024 * 1024  # a county's morning feed is a few MB
+_OBJECT_LINE = re.compile(r"\n[ \t]*\{")
+# Physical lines with their endings, split where csv splits (CRLF, CR, LF): io.StringIO does the
+# same but holds the text at 4 bytes a character, five times a plain feed's size.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
+# What a binary file is, by its first bytes, so the office is told what to do with it.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "compressed with gzip: uncompress it and feed the CSV inside"),
+    (b"PK\x03\x04", "a ZIP archive or an Excel workbook (.xlsx): save the sheet as 'CSV UTF-8'"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls): save the sheet as 'CSV UTF-8'"),
+    (b"%PDF", "a PDF document: export the marks from the MIS as CSV"),
+    (b"\x89PNG", "a PNG image: export the marks from the MIS as CSV"),
+    (b"\xff\xd8\xff", "a JPEG image: export the marks from the MIS as CSV"),
+)
 
 
 class FeedUnreadable(Exception):
@@ -462,6 +506,11 @@ class Reject:
     problems: list[Problem]
     original: dict[str, str]
 
+    def __post_init__(self) -> None:
+        # Huge values are cut here, once, so no Reject ever holds (or writes out) megabytes.
+        self.original = {k: kept(v) for k, v in self.original.items()}
+        self.problems = [Problem(p.column, kept(p.value), p.reason) for p in self.problems]
+
     # One line per row in the rejects file; several faults in one row are joined with " | ".
     @property
     def field(self) -> str:
@@ -480,6 +529,22 @@ class Reject:
         for p in self.problems:
             columns.setdefault(p.reason, []).append(p.column)
         return " | ".join(f"{', '.join(cols)}: {reason}" for reason, cols in columns.items())
+
+
+def kept(value: str, size: int | None = None) -> str:
+    """A value as the rejects file keeps it: whole, or if longer than ``MAX_CELL_CHARS`` (``size``
+    when the caller only has its head) its first ``KEPT_CHARS`` characters and a note."""
+    size = len(value) if size is None else size
+    if size <= MAX_CELL_CHARS:
+        return value
+    return f"{value[:KEPT_CHARS]}... [cut: {size:,} characters in the feed]"
+
+
+def too_long(size: int) -> str:
+    return (
+        f"{size:,} characters: far longer than anything this column holds, so the file is "
+        f"probably damaged (the rejects file keeps the first {KEPT_CHARS})"
+    )
 
 
 def _problems(exc: ValidationError, raw: Mapping[str, str]) -> list[Problem]:
@@ -506,10 +571,21 @@ class Feed:
     rows: list[FeedRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
+    cut_at: str | None = None  # where a file cut short ends: "in the middle of row 7"
 
     @property
     def size(self) -> int:
         return len(self.rows) + len(self.rejects)
+
+    @property
+    def cut_short(self) -> str | None:
+        """One line for the office when the file ends early: rows after the cut are missing."""
+        if self.cut_at is None:
+            return None
+        return (
+            f"the file is cut short: it ends {self.cut_at}; rows after the cut are missing: "
+            "export the feed again and feed the whole file (rows already in are recognised)"
+        )
 
 
 def column_name(name: object) -> str:
@@ -519,8 +595,13 @@ def column_name(name: object) -> str:
 
 def decode(data: bytes) -> str:
     """Bytes to text, refusing what is not a UTF-8 text file (a spreadsheet, an image...)."""
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): no copy of a big file to find out
         raise FeedUnreadable("the feed is empty")
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise FeedUnreadable(f"the feed is a binary file, not CSV or JSON text: {what}")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FeedUnreadable("the feed is UTF-16 text (Excel's 'Unicode Text'): save it as 'CSV UTF-8'")
     if b"\x00" in data[:65536]:
         raise FeedUnreadable("the feed is a binary file, not CSV or JSON text (save it as CSV UTF-8)")
     try:
@@ -553,6 +634,10 @@ def read_feed(text: str, *, directory: Directory | None, today: date | None = No
         if isinstance(raw, Reject):
             feed.rejects.append(raw)
             continue
+        huge = [Problem(c, v, too_long(len(v))) for c, v in raw.items() if len(v) > MAX_CELL_CHARS]
+        if huge:  # damaged: checked no further (a 10 MB e-mail address is not worth parsing)
+            feed.rejects.append(Reject(row, huge, dict(raw)))
+            continue
         cleaned = {k: v for k, v in ((k, _blank_to_none(v)) for k, v in raw.items()) if v is not None}
         try:
             parsed = FeedRow.model_validate({**cleaned, "row": row}, context=context)
@@ -562,6 +647,11 @@ def read_feed(text: str, *, directory: Directory | None, today: date | None = No
             feed.rejects.append(Reject(row, _problems(exc, raw), dict(raw)))
             continue
         feed.rows.append(parsed)
+    if feed.cut_at and not feed.rows:
+        raise FeedUnreadable(
+            f"the file is cut short: it ends {feed.cut_at}, and no complete row before the cut "
+            "could be used: export the feed again"
+        )
     return feed
 
 
@@ -592,12 +682,121 @@ def _blank_to_none(value: object) -> object:
     return value
 
 
-def _csv_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | Reject]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+class _TooLong(Exception):
+    """A record ran over a line too long for csv, or over too many lines."""
+
+
+class _Lines:
+    """Physical lines from ``start`` on, for one csv record, counting what csv takes."""
+
+    def __init__(self, lines: list[str], start: int) -> None:
+        self.lines, self.start, self.taken = lines, start, 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        at = self.start + self.taken
+        if at >= len(self.lines):
+            raise StopIteration
+        if len(self.lines[at]) > MAX_LINE_CHARS or self.taken >= MAX_RECORD_LINES:
+            self.taken += 1  # the line is part of the record that could not be read
+            raise _TooLong
+        self.taken += 1
+        return self.lines[at]
+
+
+def _record(lines: list[str], start: int) -> tuple[list[str], int, str | None]:
+    """The record starting at line ``start``: its cells, the lines it spans, or what broke it."""
+    source = _Lines(lines, start)
     try:
-        header = next(reader)
+        cells = next(csv.reader(source), [])
     except csv.Error as exc:
-        raise FeedUnreadable(f"not CSV: {exc}") from None
+        return [], max(source.taken, 1), f"not valid CSV ({exc})"
+    except _TooLong:
+        return [], source.taken, "runs on over too many lines (an unclosed quote?)"
+    return cells, max(source.taken, 1), None
+
+
+def _one_line(line: str, **fmt: Any) -> list[str]:
+    return next(csv.reader([line.rstrip("\r\n")], **fmt), [])
+
+
+def _open_quote(line: str) -> bool:
+    """Whether a line ends inside a quoted cell: a sentinel line after it would join that cell."""
+    return list(csv.reader([line.rstrip("\r\n") + "\n", "\x01\n"]))[-1] != ["\x01"]
+
+
+def _blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
+
+
+def _scan_cells(line: str, count: int) -> tuple[list[str], list[int], bool]:
+    """The first ``count`` cells of a line too long for csv, each cut to its first
+    ``MAX_CELL_CHARS + 1`` characters, their full lengths, and whether more cells follow.
+
+    Linear in the line, never copies more than that of one cell, and stops after ``count``
+    cells, so a 50 MB line of anything costs no more than reading it once. CSV quoting as csv
+    reads it (a quote closes a quoted cell; ``""`` is a quote); a quote left open runs to the end
+    of the line, as it is the line's own damage.
+    """
+    end = len(line)
+    while end and line[end - 1] in "\r\n":  # not rstrip: that would copy the whole line
+        end -= 1
+    cells: list[str] = []
+    sizes: list[int] = []
+    pos = 0
+    while True:
+        cell = _Cell(line)
+        if pos < end and line[pos] == '"':
+            pos += 1
+            while pos < end:
+                quote = line.find('"', pos, end)
+                if quote < 0:
+                    cell.take(pos, end)
+                    pos = end
+                elif quote + 1 < end and line[quote + 1] == '"':
+                    cell.take(pos, quote + 1)
+                    pos = quote + 2
+                else:
+                    cell.take(pos, quote)
+                    pos = quote + 1
+                    break
+        comma = line.find(",", pos, end)
+        comma = end if comma < 0 else comma
+        cell.take(pos, comma)
+        cells.append("".join(cell.head))
+        sizes.append(cell.size)
+        if comma >= end:
+            return cells, sizes, False
+        if len(cells) == count:
+            return cells, sizes, True
+        pos = comma + 1
+
+
+class _Cell:
+    """One cell of an over-long line: its first characters and its full length."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.head: list[str] = []
+        self.size = 0
+        self.room = MAX_CELL_CHARS + 1
+
+    def take(self, a: int, b: int) -> None:
+        if self.room > 0:
+            self.head.append(self.line[a : min(b, a + self.room)])
+            self.room -= len(self.head[-1])
+        self.size += b - a
+
+
+def _csv_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | Reject]]]:
+    lines = _LINE.findall(text)
+    if len(lines[0]) > MAX_LINE_CHARS:
+        raise FeedUnreadable(f"the first line is {len(lines[0]):,} characters long: not a header row")
+    header, used, error = _record(lines, 0)
+    if error:
+        raise FeedUnreadable(f"not CSV: the header row {error}")
     columns = [column_name(c) for c in header]
     missing = [c for c in MARK_COLUMNS if c not in columns]
     if missing:
@@ -613,60 +812,123 @@ def _csv_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | 
         columns=[c for c in columns if c and c not in REJECT_COLUMNS and c != "reject_feed"],
         unknown_columns=[c for c in columns if c and c not in COLUMNS and not c.startswith("reject_")],
     )
+    # Rows may leave out cells for trailing unnamed header columns, never a named one.
+    needed = max(i for i, c in enumerate(columns) if c) + 1
+    ends_cleanly = text.endswith(("\n", "\r"))
+
+    def fits(cells: list[str]) -> bool:
+        return needed <= len(cells) <= len(columns)
+
+    def name(i: int) -> str:
+        return (columns[i] or f"column {i + 1}") if i < len(columns) else "(row)"
+
+    def original(cells: list[str]) -> dict[str, str]:
+        return {c: v for c, v in zip(columns, cells, strict=False) if c in feed.columns}
+
+    def next_is_a_row(first: int, last: int) -> bool:
+        """Whether the first non-blank line in [first, last) is a whole row on its own."""
+        for line in lines[first:last]:
+            cells = _one_line(line)
+            if not _blank(cells):
+                return fits(cells)
+        return False
+
+    def long_line(row: int, line: str) -> Reject:
+        cells, sizes, more = _scan_cells(line, len(columns))
+        problems = [
+            Problem(name(i), kept(v, n), too_long(n))
+            for i, (v, n) in enumerate(zip(cells, sizes, strict=True))
+            if n > MAX_CELL_CHARS
+        ]
+        if more:
+            problems.append(
+                Problem("(row)", f"over {len(columns)} cells", f"more cells than the header's {len(columns)}")
+            )
+        if not problems:
+            problems.append(
+                Problem("(row)", "", f"the line is {len(line):,} characters long: far longer than any row")
+            )
+        return Reject(
+            row,
+            problems,
+            {c: kept(v, n) for c, v, n in zip(columns, cells, sizes, strict=False) if c in feed.columns},
+        )
+
+    def open_quote(row: int, line: str) -> Reject:
+        """A row whose quote never closes, from its own line: split at every comma if that gives
+        the header's shape (the stray quote kept, for a person to see and delete)."""
+        cells = _one_line(line, quoting=csv.QUOTE_NONE)
+        if not fits(cells):
+            cells = _one_line(line)
+        at = next((i for i, c in enumerate(cells) if c.count('"') % 2), len(cells) - 1)
+        column, value = (name(at), cells[at]) if cells else ("(row)", "")
+        reason = (
+            'a quote (") opens this cell and never closes, so it would swallow the rows after it: '
+            "remove the stray quote (or close it) and feed the row again"
+        )
+        return Reject(row, [Problem(column, value, reason)], original(cells))
+
+    def cut(row: int, cells: list[str], inside_quote: bool) -> Reject:
+        feed.cut_at = f"in the middle of row {row}"
+        where = "inside a quoted cell" if inside_quote else f"after {len(cells)} of its {len(columns)} cells"
+        reason = f"the file ends in the middle of this row ({where}): it was cut short"
+        column, value = (name(len(cells) - 1), cells[-1]) if cells else ("(row)", "")
+        return Reject(row, [Problem(column, value, reason)], original(cells))
 
     def records() -> Iterable[tuple[int, dict[str, str] | Reject]]:
-        row = 1
-        try:
-            for cells in reader:
-                row += 1
-                if not any(c.strip() for c in cells):
-                    continue  # a blank line: spreadsheets leave them, it keeps its number
-                raw = {c: v for c, v in zip(columns, cells, strict=False) if c in feed.columns}
-                if len(cells) > len(columns):
-                    yield (
-                        row,
-                        Reject(
-                            row,
-                            [Problem("(row)", "", f"{len(cells)} cells but the header has {len(columns)}")],
-                            raw,
-                        ),
-                    )
-                    continue
-                yield row, raw
-        except csv.Error as exc:
-            raise FeedUnreadable(f"row {row + 1}: not valid CSV ({exc})") from None
+        row, i = 1, used
+        while i < len(lines):
+            row += 1
+            if len(lines[i]) > MAX_LINE_CHARS:
+                yield row, long_line(row, lines[i])
+                i += 1
+                continue
+            cells, spans, error = _record(lines, i)
+            if error is None and _blank(cells):
+                i += spans
+                continue  # a blank line or a row of only commas: spreadsheets leave them
+            if spans > 1 and (error or not fits(cells) or next_is_a_row(i + 1, i + spans)):
+                yield row, open_quote(row, lines[i])  # only this line: the rows after it are rows
+                i += 1
+                continue
+            last = i + spans >= len(lines)
+            quote_left_open = last and spans == 1 and '"' in lines[i] and _open_quote(lines[i])
+            if last and not ends_cleanly and (error or quote_left_open or len(cells) < needed):
+                yield row, cut(row, cells, quote_left_open)
+            elif error:
+                yield row, Reject(row, [Problem("(row)", "", error)], original(cells))
+            elif quote_left_open:
+                yield row, open_quote(row, lines[i])
+            elif not fits(cells):
+                hint = (
+                    "a value with a comma in it needs quotes"
+                    if len(cells) > len(columns)
+                    else "a cell or a comma is missing"
+                )
+                count = f"{len(cells)} cell{'' if len(cells) == 1 else 's'}"
+                reason = (
+                    f"{count} but the header has {len(columns)} ({hint}): values may be in the wrong columns"
+                )
+                yield row, Reject(row, [Problem("(row)", count, reason)], original(cells))
+            else:
+                yield row, original(cells)
+            i += spans
 
     return feed, list(records())
 
 
 def _json_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | Reject | None]]]:
     """An array of objects, or JSON lines (one object per line, or objects one after another)."""
-    decoder = json.JSONDecoder()
-    items: list[Any] = []
-    try:
-        if text[0] == "[":
-            value, end = decoder.raw_decode(text)
-            if text[end:].strip():
-                raise FeedUnreadable("JSON: text after the closing ]")
-            if not isinstance(value, list):
-                raise FeedUnreadable("JSON: expected an array of objects")
-            items = value
-        else:
-            pos = 0
-            while pos < len(text):
-                value, pos = decoder.raw_decode(text, pos)
-                items.append(value)
-                while pos < len(text) and text[pos].isspace():
-                    pos += 1
-    except json.JSONDecodeError as exc:
-        raise FeedUnreadable(
-            f"not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}): is the file cut short?"
-        ) from None
+    feed = Feed(format="json", columns=[])
+    items = _json_array(text, feed) if text[0] == "[" else _json_lines(text, feed)
     if not items:
         raise FeedUnreadable("the JSON feed holds no rows")
     seen: list[str] = []
     records: list[tuple[int, dict[str, str] | Reject | None]] = []
     for pos, item in enumerate(items, start=1):
+        if isinstance(item, Reject):
+            records.append((pos, item))
+            continue
         if not isinstance(item, dict):
             records.append((pos, None))
             continue
@@ -678,15 +940,103 @@ def _json_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] |
             records.append((pos, Reject(pos, problems, raw)))
             continue
         records.append((pos, raw))
-    columns = [c for c in COLUMNS if c in seen] + [
+    feed.columns = [c for c in COLUMNS if c in seen] + [
         c for c in seen if c not in COLUMNS and not c.startswith("reject_")
     ]
-    feed = Feed(
-        format="json",
-        columns=columns,
-        unknown_columns=[c for c in columns if c not in COLUMNS],
-    )
+    feed.unknown_columns = [c for c in feed.columns if c not in COLUMNS]
     return feed, records
+
+
+_DECODER = json.JSONDecoder()
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, pos: int) -> int:
+    space = _JSON_SPACE.match(text, pos)
+    return space.end() if space else pos
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """text[start:end] without trailing space, for a reject: a huge one is cut without copying it."""
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return kept(text[start : min(end, start + MAX_CELL_CHARS + 1)], end - start)
+
+
+def _cut_item(feed: Feed, n: int, text: str, pos: int) -> Reject:
+    feed.cut_at = f"in the middle of item {n}"
+    reason = "the file ends in the middle of this item: it was cut short"
+    return Reject(n, [Problem("(row)", _excerpt(text, pos, len(text)), reason)], {})
+
+
+def _json_array(text: str, feed: Feed) -> list[Any]:
+    """Items one by one, so a file cut short keeps the items before the cut (see ``Feed.cut_at``).
+
+    Broken anywhere but at its end (the file still closes with ``]``), the array is unreadable:
+    where one item ends and the next begins is then anyone's guess.
+    """
+    items: list[Any] = []
+    closed = text.rstrip().endswith("]")
+    pos = _skip_space(text, 1)
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            if pos >= len(text):
+                feed.cut_at = f"after item {len(items)} (no closing ])"
+                return items
+            try:
+                value, pos = _DECODER.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                if closed:
+                    raise FeedUnreadable(
+                        f"not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+                    ) from None
+                items.append(_cut_item(feed, len(items) + 1, text, pos))
+                return items
+            items.append(value)
+            pos = _skip_space(text, pos)
+            if pos < len(text) and text[pos] == ",":
+                pos = _skip_space(text, pos + 1)
+                if text.startswith("]", pos):  # a trailing comma, as people type
+                    pos += 1
+                    break
+            elif pos < len(text) and text[pos] == "]":
+                pos += 1
+                break
+            elif pos < len(text):
+                line, column = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+                raise FeedUnreadable(
+                    f"not valid JSON at line {line} column {column} (expected , or ] after item {len(items)})"
+                )
+    if text[pos:].strip():
+        raise FeedUnreadable("JSON: text after the closing ]")
+    return items
+
+
+def _json_lines(text: str, feed: Feed) -> list[Any]:
+    """Objects one after another: a broken one is a reject, and reading goes on at the next line
+    that starts an object. Broken at the very end of a file with no final line break: cut short."""
+    items: list[Any] = []
+    pos = _skip_space(text, 0)
+    while pos < len(text):
+        try:
+            value, pos = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            found = _OBJECT_LINE.search(text, pos)
+            resume = found.start() + 1 if found else len(text)
+            if found is None and not text.endswith(("\n", "\r")):
+                items.append(_cut_item(feed, len(items) + 1, text, pos))
+                return items
+            reason = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            items.append(Reject(len(items) + 1, [Problem("(row)", _excerpt(text, pos, resume), reason)], {}))
+            pos = resume
+        else:
+            items.append(value)
+        pos = _skip_space(text, pos)
+    return items
 
 
 def _json_text(value: Any) -> str:
