@@ -172,8 +172,12 @@ class LetterActivities:
         printed: list[Attachment] = []
         interpreter: list[str] = []
         used: list[str] = []
+        # The letter is for those with parental responsibility. If the MIS names none, a letter
+        # silently not sent would leave the family unwritten to: the office gets a printed copy
+        # for every contact on record and is asked to find who holds responsibility.
+        no_holder = not any(c.parental_responsibility for c in req.case.contacts)
         for n, contact in enumerate(req.case.contacts, start=1):
-            if not contact.parental_responsibility:
+            if not contact.parental_responsibility and not no_holder:
                 continue
             lang = self.library.resolve(contact.language)
             if lang is None:
@@ -184,7 +188,7 @@ class LetterActivities:
                 if chosen.name not in used:
                     used.append(chosen.name)
             data = self.letter_data(req, contact)
-            if contact.email:
+            if contact.email and not no_holder:
                 subject, html, text = self.library.render(langs, data, printable=False)
                 mails.append(
                     Mail(
@@ -207,7 +211,7 @@ class LetterActivities:
                     )
                 )
         if printed or interpreter:
-            mails.append(self.office_mail(req, school, printed, interpreter))
+            mails.append(self.office_mail(req, school, printed, interpreter, no_holder))
         ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
         return LetterResult(
             emailed=sum(1 for m in mails if m.to != str(school.attendance_inbox)),
@@ -217,9 +221,17 @@ class LetterActivities:
             message_ids=ids,
         )
 
-    def office_mail(self, req, school, printed, interpreter) -> Mail:
+    def office_mail(self, req, school, printed, interpreter, no_holder: bool = False) -> Mail:
         lines = [f"Day 3 letter for case {req.ref.case_id}: tasks for the attendance office.", ""]
-        if printed:
+        if no_holder:
+            lines += [
+                "No contact on record has parental responsibility, so no letter was e-mailed.",
+                "Find out who holds parental responsibility and post them the letter today: a",
+                f"print-ready copy for each of the {len(printed)} contact(s) on record is attached.",
+                "Then correct the contacts in the MIS.",
+                "",
+            ]
+        elif printed:
             lines += [
                 f"{len(printed)} contact(s) have no e-mail address. Their letters are attached as",
                 "print-ready pages (A4, address block filled in): print, sign and post today.",

@@ -372,6 +372,22 @@ async def test_contact_without_parental_responsibility_gets_no_letter(settings, 
     assert result.emailed == 1
 
 
+async def test_no_contact_with_parental_responsibility_asks_the_office(settings, smtp):
+    case = make_case(FIRST_DAY, language="pl")
+    mother = case.contacts[0].model_copy(update={"parental_responsibility": False})
+    case = case.model_copy(update={"contacts": [mother, case.contacts[1]]})
+
+    result = await send_letter(settings, case)
+
+    assert not smtp.to(PARENT) and not smtp.to(AUNT)  # nobody is written to by guesswork
+    [task] = smtp.to(OFFICE)
+    text = task.message.get_body(("plain",)).get_content()
+    assert "No contact on record has parental responsibility" in text
+    names = [a.get_filename() for a in task.message.iter_attachments()]
+    assert names == ["day3-letter-contact1-pl.html", "day3-letter-contact2-en.html"]
+    assert result.printed == 2 and result.emailed == 0
+
+
 async def test_two_contacts_in_two_languages_each_get_their_own(settings, smtp):
     case = make_case(FIRST_DAY, language="SOM")
     other = Contact(name="Sam Testperson", email="sam@family.example.net", language="ARA")
