@@ -25,6 +25,7 @@ import asyncio
 import sys
 import time
 
+from bench import print_figures
 from bench.stack import Stack, mb, own_or_given, synthetic_rows
 
 CASES = 10_000
@@ -72,10 +73,7 @@ async def main(cases: int = CASES, shared: Stack | None = None) -> dict[str, flo
             f"feed() start of {added} cases, s": round(start_s, 1),
             f"{added} cases started and on their first timer, s": round(through_s, 1),
         }
-    width = max(len(k) for k in figures)
-    for k, v in figures.items():
-        print(f"  {k:<{width}}  {v}")
-    return figures
+    return print_figures(figures)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from temporalio.client import Client
 
+from bench import print_figures
 from bench.stack import Stack, own_or_given, synthetic_rows
 from starter import DEFAULT_CONCURRENCY
 from whereabouts.models import ParentContact
@@ -115,10 +116,7 @@ async def main(cases: int = CASES, shared: Stack | None = None) -> dict[str, flo
         "worker CPU per case closed, ms": round(cpu / len(burst) * 1000, 1),
         "cases closed as parent_contact (checked)": len(idle) + len(times),
     }
-    width = max(len(k) for k in figures)
-    for k, v in figures.items():
-        print(f"  {k:<{width}}  {v}")
-    return figures
+    return print_figures(figures)
 
 
 if __name__ == "__main__":

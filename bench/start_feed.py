@@ -27,6 +27,8 @@ from pathlib import Path
 
 from temporalio import workflow
 
+from bench import print_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python bench/start_feed.py
     sys.path.insert(0, str(ROOT))
@@ -170,10 +172,7 @@ async def main(rows: int = ROWS) -> dict[str, float | int | str]:
     finally:
         await env.shutdown()
         shutil.rmtree(settings.var_dir, ignore_errors=True)
-    width = max(len(k) for k in figures)
-    for k, v in figures.items():
-        print(f"  {k:<{width}}  {v}")
-    return figures
+    return print_figures(figures)
 
 
 if __name__ == "__main__":
