@@ -33,8 +33,6 @@ RUN pip install --no-deps -r requirements.lock && pip check
 # The code, the letter and message templates, and the fictional example directory (for trying it
 # out; a local authority mounts its own and sets WHEREABOUTS_DIRECTORY_PATH).
 COPY whereabouts/ whereabouts/
-COPY workflows/ workflows/
-COPY activities/ activities/
 COPY templates/ templates/
 COPY examples/ examples/
 COPY *.py ./
@@ -42,7 +40,7 @@ COPY *.py ./
 # Compile once as root (the app user cannot write /app), and fail the build now, not at 3 a.m.,
 # if an import is missing from the lock.
 RUN python -m compileall -q /app \
- && python -c "import worker, whereabouts.codec_server, whereabouts.metrics"
+ && python -c "import whereabouts.worker, whereabouts.codec_server, whereabouts.metrics, whereabouts.cli.starter, whereabouts.cli.admin"
 
 USER whereabouts
 

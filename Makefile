@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m localstack
+	$(PY) -m whereabouts.devstack
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -14,14 +14,14 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.deps import Deps
-from localstack import mailcatcher
 from tests.conftest import TEST_DIRECTORY, register_search_attributes
 from tests.factories import make_case, next_weekday
+from whereabouts.activities.deps import Deps
+from whereabouts.devstack import mailcatcher
 from whereabouts.models import CallRecord, LaDecisionRecord, VisitRecord
 from whereabouts.settings import Settings
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 BIN = Path(sys.executable).parent
 

@@ -31,10 +31,10 @@ from temporalio.client import Client
 
 from bench import print_figures
 from bench.stack import Stack, own_or_given, synthetic_rows
-from starter import DEFAULT_CONCURRENCY
+from whereabouts.cli.starter import DEFAULT_CONCURRENCY
 from whereabouts.models import ParentContact
 from whereabouts.vocabulary import CmeOutcome
-from workflows.case import CmeCaseWorkflow
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 CASES = 1_000
 ONE_AT_A_TIME = 20

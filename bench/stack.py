@@ -38,9 +38,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.start_feed import synthetic_feed
-from localstack import mailcatcher
-from starter import feed
+from whereabouts.cli.starter import feed
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
+from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
 from whereabouts.feed import FeedRow, parse_feed
 from whereabouts.schooldays import LONDON

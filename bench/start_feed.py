@@ -87,7 +87,7 @@ async def _one_line_starts(client, settings, rows: int, prefix: str, describe_fi
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
     from temporalio.service import RPCError
 
-    from starter import DEFAULT_CONCURRENCY
+    from whereabouts.cli.starter import DEFAULT_CONCURRENCY
 
     gate = asyncio.Semaphore(DEFAULT_CONCURRENCY)
 
@@ -119,7 +119,7 @@ async def main(rows: int = ROWS) -> dict[str, float | int | str]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from starter import DEFAULT_CONCURRENCY, feed
+    from whereabouts.cli.starter import DEFAULT_CONCURRENCY, feed
     from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
     from whereabouts.directory import load_directory
     from whereabouts.feed import parse_feed

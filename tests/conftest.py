@@ -20,12 +20,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.deps import Deps
-from localstack import mailcatcher
+from whereabouts.activities.deps import Deps
+from whereabouts.devstack import mailcatcher
 from whereabouts.search import ALL_KEYS
 from whereabouts.settings import Settings
 from whereabouts.vocabulary import CmeStage
-from worker import build_worker
+from whereabouts.worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -137,7 +137,7 @@ async def worker(env, settings):
 
 async def until(handle: WorkflowHandle, predicate, what: str, timeout: float = 15.0):
     """Poll the status query (in real time) until ``predicate(status)`` holds."""
-    from workflows.case import CmeCaseWorkflow
+    from whereabouts.workflows.case import CmeCaseWorkflow
 
     deadline = asyncio.get_running_loop().time() + timeout
     status = None
@@ -186,7 +186,7 @@ async def refused(coro, match: str) -> str:
 
 async def walk_until(env, handle, predicate, what: str, limit: int = 400):
     """Let the case run on its own, skipping time to each next action, until ``predicate``."""
-    from workflows.case import CmeCaseWorkflow
+    from whereabouts.workflows.case import CmeCaseWorkflow
 
     for _ in range(limit):
         status = await handle.query(CmeCaseWorkflow.status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from whereabouts.models import CaseInput, CaseResult
-from workflows.case import CmeCaseWorkflow
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 
 @workflow.defn(name="CmeCase")

@@ -19,14 +19,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-import admin
-from activities.deps import Deps
 from tests.conftest import STARTED, TEST_DIRECTORY, close_started, until
 from tests.factories import TEST_URN, make_case, make_upn
+from whereabouts.activities.deps import Deps
+from whereabouts.cli import admin
 from whereabouts.models import CaseResult
 from whereabouts.vocabulary import CallOutcome, CmeOutcome, CmeStage, LaDecision, RiskConcern, RiskStatus
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 OTHER_URN = "990202"
 WHOLE_CASE = 40.0

@@ -25,17 +25,17 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.deps import Deps
-from localstack.mailcatcher import free_port
 from tests.conftest import binary
 from tests.factories import make_case
+from whereabouts.activities.deps import Deps
 from whereabouts.codec import new_key_spec
 from whereabouts.codec_server import app_from_settings
 from whereabouts.connect import data_converter
+from whereabouts.devstack.mailcatcher import free_port
 from whereabouts.search import ALL_KEYS
 from whereabouts.vocabulary import CmeStage
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine notes say: without the background-networking flags Chromium keeps trying to

@@ -24,7 +24,7 @@ from whereabouts.models import (
     Withdrawal,
 )
 from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
-from workflows.case import CmeCaseWorkflow
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 OFFICE = "office@testhill.example.org"
 LA_CME = "cme@testshire.example.gov.uk"

@@ -22,7 +22,7 @@ from whereabouts.models import (
 )
 from whereabouts.schooldays import is_bank_holiday
 from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
-from workflows.case import CmeCaseWorkflow
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 OFFICE = "office@testhill.example.org"

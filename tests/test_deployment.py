@@ -31,20 +31,20 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
-from activities.deps import Deps
-from activities.mail import Mail, build_message, deliver
-from localstack.mailcatcher import free_port
 from tests.conftest import BIN, FAST_DAY_SECONDS, STARTED, until_stage
 from tests.factories import make_case
 from whereabouts import metrics
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.mail import Mail, build_message, deliver
 from whereabouts.codec import new_key_spec
 from whereabouts.connect import connect
+from whereabouts.devstack.mailcatcher import free_port
 from whereabouts.models import CallRecord, CaseResult
 from whereabouts.search import ALL_KEYS, CLI_TYPES
 from whereabouts.settings import Settings
 from whereabouts.vocabulary import CmeOutcome, CmeStage
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

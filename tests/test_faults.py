@@ -16,10 +16,10 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from localstack import mailcatcher
 from tests.conftest import TEST_DIRECTORY, binary
 from tests.factories import make_case
-from workflows.case import CmeCaseWorkflow
+from whereabouts.devstack import mailcatcher
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 2.0

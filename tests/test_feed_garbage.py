@@ -27,12 +27,12 @@ import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.deps import Deps
 from tests.conftest import ROOT, STARTED, close_started
 from tests.factories import TEST_URN
 from tests.test_starter import DIRECTORY, NAMES, _env, csv_text, new_upn, row
+from whereabouts.activities.deps import Deps
 from whereabouts.feed import COLUMNS, KEPT_CHARS, REJECT_COLUMNS, FeedUnreadable, read_feed
-from worker import build_worker
+from whereabouts.worker import build_worker
 
 TEN_MB = 10_000_000
 FIFTY_MB = 50_000_000

@@ -25,16 +25,16 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from temporalio.testing import ActivityEnvironment
 
-from activities.deps import Deps
-from activities.letters import LetterActivities, LetterLibrary
-from activities.mail import Mail, build_message
 from tests.conftest import STARTED, skip_to, until, until_stage
 from tests.factories import make_case
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.letters import LetterActivities, LetterLibrary
+from whereabouts.activities.mail import Mail, build_message
 from whereabouts.models import CallRecord, Contact
 from whereabouts.settings import Settings
 from whereabouts.steps import CallTried, CaseRef, LetterRequest
 from whereabouts.vocabulary import CmeStage
-from workflows.case import CmeCaseWorkflow
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 LETTERS = Path(__file__).resolve().parent.parent / "templates" / "letters"
 FOLDERS = sorted(p.parent.name for p in LETTERS.glob("*/meta.toml"))

@@ -28,9 +28,10 @@ from hypothesis import strategies as st
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deps import Deps
-from activities.letters import LetterActivities
-from activities.mail import (
+from tests.factories import make_case
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.letters import LetterActivities
+from whereabouts.activities.mail import (
     PERMANENT_MAIL_ERROR,
     Attachment,
     Mail,
@@ -40,8 +41,7 @@ from activities.mail import (
     one_line,
     send_all,
 )
-from localstack import mailcatcher
-from tests.factories import make_case
+from whereabouts.devstack import mailcatcher
 from whereabouts.models import Contact
 from whereabouts.settings import Settings, SmtpSecurity
 from whereabouts.steps import CallTried, CaseRef, LetterRequest

@@ -16,15 +16,15 @@ from datetime import date
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.common import WorkflowIDReusePolicy
 
-from activities.deps import Deps
-from localstack import mailcatcher
 from tests.conftest import STARTED, close_started, until
 from tests.factories import make_case
 from tests.test_case_paths import HISTORIES
+from whereabouts.activities.deps import Deps
+from whereabouts.devstack import mailcatcher
 from whereabouts.models import CallRecord, ParentContact
 from whereabouts.vocabulary import CmeOutcome, CmeStage
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 OFFICE = "office@testhill.example.org"
 

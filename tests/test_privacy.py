@@ -14,14 +14,14 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.deps import Deps
 from tests.conftest import STARTED, until
 from tests.factories import make_case
+from whereabouts.activities.deps import Deps
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.codec_server import build_app
 from whereabouts.models import CallRecord, RiskAssessment
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 PII = [
     "Robin",

@@ -14,8 +14,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.reordered_workflow import ReorderedCase
-from worker import workflow_runner
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import workflow_runner
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

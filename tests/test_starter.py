@@ -23,16 +23,16 @@ import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-import starter
-from activities.deps import Deps
 from tests.conftest import ROOT, STARTED, TEST_DIRECTORY, close_started
 from tests.factories import TEST_URN, make_upn
+from whereabouts.activities.deps import Deps
+from whereabouts.cli import starter
 from whereabouts.directory import load_directory
 from whereabouts.feed import COLUMNS, REJECT_COLUMNS, FeedUnreadable, decode, parse_feed, read_feed
 from whereabouts.models import CaseResult
 from whereabouts.vocabulary import CmeOutcome
-from worker import build_worker
-from workflows.case import CmeCaseWorkflow
+from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 TODAY = date.today()
 YESTERDAY = TODAY - timedelta(days=1)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar, Event, vCalAddress, vText
 from temporalio import activity
 
-from activities.deps import Deps, when
-from activities.mail import Attachment, Mail, send_all
+from whereabouts.activities.deps import Deps, when
+from whereabouts.activities.mail import Attachment, Mail, send_all
 from whereabouts.steps import VisitBooking, VisitBookingRequest
 from whereabouts.vocabulary import VisitOutcome
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities.deps import Deps
 from whereabouts import metrics
+from whereabouts.activities.deps import Deps
 from whereabouts.steps import MisRecord
 
 

@@ -22,7 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.mail import PERMANENT_MAIL_ERROR
+    from whereabouts.activities.mail import PERMANENT_MAIL_ERROR
     from whereabouts.models import (
         CallRecord,
         CaseInput,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from activities.deps import Deps
-from activities.letters import LetterActivities
-from activities.mis import MisActivities
-from activities.notices import NoticeActivities
-from activities.referral import ReferralActivities
-from activities.schedule import CalendarActivities
-from activities.visits import VisitActivities
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.letters import LetterActivities
+from whereabouts.activities.mis import MisActivities
+from whereabouts.activities.notices import NoticeActivities
+from whereabouts.activities.referral import ReferralActivities
+from whereabouts.activities.schedule import CalendarActivities
+from whereabouts.activities.visits import VisitActivities
 
 
 def all_activities(deps: Deps) -> list[Callable]:

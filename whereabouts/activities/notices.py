@@ -11,8 +11,8 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deps import Deps
-from activities.mail import Mail, send_all
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.mail import Mail, send_all
 from whereabouts.directory import LocalAuthority, School
 from whereabouts.steps import NoticeRequest, NoticeResult
 from whereabouts.vocabulary import FLAG_LABELS, CallOutcome, LaDecision, RiskConcern, VisitOutcome

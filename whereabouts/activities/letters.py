@@ -19,9 +19,9 @@ import jinja2
 from babel.dates import format_date, format_time
 from temporalio import activity
 
-from activities.deps import Deps
-from activities.mail import Attachment, Mail, send_all
 from whereabouts import metrics
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.mail import Attachment, Mail, send_all
 from whereabouts.models import Contact
 from whereabouts.schooldays import LONDON
 from whereabouts.steps import LetterRequest, LetterResult

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from temporalio import activity
 
-from activities.deps import Deps
 from whereabouts import metrics
+from whereabouts.activities.deps import Deps
 from whereabouts.schooldays import CaseSchedule, build_schedule, working_days_after
 from whereabouts.steps import ScheduleRequest, WorkingDaysRequest
 

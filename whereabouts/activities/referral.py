@@ -10,9 +10,9 @@ import json
 
 from temporalio import activity
 
-from activities.deps import Deps, day, when
-from activities.mail import Attachment, Mail, send_all
 from whereabouts import metrics
+from whereabouts.activities.deps import Deps, day, when
+from whereabouts.activities.mail import Attachment, Mail, send_all
 from whereabouts.steps import ReferralRequest
 from whereabouts.vocabulary import FLAG_LABELS, LaDecision
 

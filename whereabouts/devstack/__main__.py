@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from localstack import mailcatcher
 from whereabouts.codec import local_keys
+from whereabouts.devstack import mailcatcher
 from whereabouts.search import CLI_TYPES
 from whereabouts.settings import ROOT, get_settings
 
@@ -213,5 +213,10 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+    """The ``whereabouts-devstack`` command and ``python -m whereabouts.devstack``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,1 @@
+"""The command-line tools: the MIS feed (``starter``) and the staff script (``admin``)."""

@@ -1,0 +1,103 @@
+"""The Whereabouts worker: runs case workflows and their activities on the task queue.
+
+Scaling out is running more of these against the same task queue; Temporal shares the work.
+The school directory is checked before connecting, so a broken directory stops the worker with
+the file, the key and the problem, instead of failing the first case that needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import timedelta
+
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from whereabouts import metrics
+from whereabouts.activities.deps import Deps
+from whereabouts.activities.registry import all_activities
+from whereabouts.codec import CodecKeyError
+from whereabouts.connect import TemporalUnreachable, connect
+from whereabouts.directory import DirectoryError
+from whereabouts.settings import Settings, get_settings
+from whereabouts.workflows.case import CmeCaseWorkflow
+
+log = logging.getLogger("whereabouts.worker")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    # pydantic's EmailStr validates with email_validator/idna: deterministic, pass them through.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+    )
+
+
+def build_worker(client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[CmeCaseWorkflow],
+        workflow_runner=workflow_runner(),
+        activities=all_activities(deps),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        # A mail activity heartbeats the Message-IDs it has sent; by default the SDK holds
+        # heartbeats back for up to 80% of the heartbeat timeout (48 s), and a worker killed in
+        # that time would send those messages again. Each heartbeat is one e-mail: cheap to send.
+        max_heartbeat_throttle_interval=timedelta(milliseconds=250),
+    )
+
+
+async def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    try:
+        deps = Deps.from_settings(settings)
+    except DirectoryError as exc:
+        print(f"worker: cannot start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # Prometheus (SDK metrics and whereabouts_* counters) when WHEREABOUTS_METRICS_PORT is set.
+        runtime = metrics.runtime_for(settings)
+    except metrics.MetricsUnavailable as exc:
+        print(f"worker: cannot start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        client = await connect(settings, runtime=runtime)
+    except TemporalUnreachable as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        return 3
+    except CodecKeyError as exc:
+        print(f"worker: cannot start: {exc}", file=sys.stderr)
+        return 2
+    worker = build_worker(client, settings, deps)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker started: namespace=%s task_queue=%s schools=%d",
+        settings.temporal_namespace,
+        settings.task_queue,
+        len(deps.directory.schools),
+    )
+    if runtime is not None:
+        log.info("metrics: http://0.0.0.0:%d/metrics", settings.metrics_port)
+    async with worker:
+        await stop.wait()
+        log.info("stopping: finishing the tasks in hand")
+    log.info("worker stopped")
+    return 0
+
+
+def console_main() -> None:
+    """The ``whereabouts-worker`` command and ``python worker.py``."""
+    sys.exit(asyncio.run(main()))
+
+
+if __name__ == "__main__":
+    console_main()
