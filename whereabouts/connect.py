@@ -75,22 +75,3 @@ async def connect(settings: Settings, **kwargs) -> Client:
             f"cannot reach Temporal at {settings.temporal_address} "
             f"(namespace {settings.temporal_namespace}): {str(exc).splitlines()[0][:200]}"
         ) from None
-
-
-def exit_without_teardown(code: int) -> None:
-    """End a short-lived client process now, skipping interpreter teardown.
-
-    The Temporal client's Rust threads can outlive the event loop and call into Python while the
-    interpreter is finalizing, which aborts the process (SIGABRT, temporalio/sdk-python#300) after
-    all the work was done. A command-line tool whose exit code an MIS integration reads must not
-    die like that, so flush what was printed and leave.
-    """
-    import os
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)

@@ -55,8 +55,9 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from whereabouts import casefile_view as view
+from whereabouts.cli.common import exit_now
 from whereabouts.codec import CodecKeyError
-from whereabouts.connect import TemporalUnreachable, connect, exit_without_teardown
+from whereabouts.connect import TemporalUnreachable, connect
 from whereabouts.models import (
     CallRecord,
     CaseInput,
@@ -635,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console_main() -> None:
     """The ``whereabouts-admin`` command and ``python admin.py``."""
-    exit_without_teardown(main())
+    exit_now(main())
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from whereabouts.cli.common import exit_now
 from whereabouts.codec import CodecKeyError
-from whereabouts.connect import TemporalUnreachable, connect, exit_without_teardown
+from whereabouts.connect import TemporalUnreachable, connect
 from whereabouts.directory import DirectoryError, load_directory
 from whereabouts.feed import (
     MAX_FEED_BYTES,
@@ -654,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console_main() -> None:
     """The ``whereabouts-feed`` command and ``python starter.py``."""
-    exit_without_teardown(main())
+    exit_now(main())
 
 
 if __name__ == "__main__":
