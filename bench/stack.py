@@ -43,9 +43,9 @@ from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
 from whereabouts.feed import FeedRow, parse_feed
-from whereabouts.schooldays import LONDON
 from whereabouts.search import ALL_KEYS
 from whereabouts.settings import Settings
+from whereabouts.times import LONDON
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

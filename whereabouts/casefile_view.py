@@ -17,18 +17,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry
-from whereabouts.schooldays import LONDON
-
-
-def when(value: datetime | None, *, year: bool = True) -> str:
-    """'Mon 30 Nov 2026, 09:00' in school time; '-' when there is no time."""
-    if value is None:
-        return "-"
-    return value.astimezone(LONDON).strftime("%a %-d %b %Y, %H:%M" if year else "%a %-d %b %H:%M")
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+from whereabouts.times import LONDON, iso, when
 
 
 def words(value: str | None) -> str:

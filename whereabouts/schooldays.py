@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 from pydantic import BaseModel
 
 from whereabouts.directory import School
+from whereabouts.times import LONDON
 
-LONDON = ZoneInfo("Europe/London")
 SCHOOL_OPENS = time(9, 0)
 SCHOOL_CLOSES = time(16, 0)
 SCHOOL_DAY = timedelta(hours=7)

@@ -9,7 +9,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class CmeStage(StrEnum):
+class Word(StrEnum):
+    """A vocabulary value, which also reads as words in a sentence."""
+
+    @property
+    def words(self) -> str:
+        """'not_at_risk' -> 'not at risk': how a chronology entry or a letter says it."""
+        return self.value.replace("_", " ")
+
+
+class CmeStage(Word):
     DAY1_CALL = "day1_call"
     DAY1_CALLBACK = "day1_callback"
     RISK_ASSESSMENT = "risk_assessment"
@@ -20,14 +29,14 @@ class CmeStage(StrEnum):
     CLOSED = "closed"
 
 
-class CallOutcome(StrEnum):
+class CallOutcome(Word):
     NO_ANSWER = "no_answer"
     SAFE_WITH_PARENT = "safe_with_parent"
     NOT_REASSURED = "not_reassured"
     MISSING_PARENT_CONCERNED = "missing_parent_concerned"
 
 
-class RiskConcern(StrEnum):
+class RiskConcern(Word):
     FORCED_MARRIAGE = "forced_marriage"
     CHILD_SEXUAL_EXPLOITATION = "child_sexual_exploitation"
     DOMESTIC_ABUSE = "domestic_abuse"
@@ -36,7 +45,7 @@ class RiskConcern(StrEnum):
     OTHER = "other"
 
 
-class VisitOutcome(StrEnum):
+class VisitOutcome(Word):
     CHILD_SEEN = "child_seen"
     PARENT_CONTACT = "parent_contact"
     NO_ANSWER = "no_answer"
@@ -44,13 +53,13 @@ class VisitOutcome(StrEnum):
     REFUSED_ACCESS = "refused_access"
 
 
-class LaDecision(StrEnum):
+class LaDecision(Word):
     REMOVE_FROM_ROLL = "remove_from_roll"
     KEEP_ON_ROLL = "keep_on_roll"
     CHILD_LOCATED = "child_located"
 
 
-class CmeOutcome(StrEnum):
+class CmeOutcome(Word):
     EXPLAINED_ABSENCE = "explained_absence"
     PARENT_CONTACT = "parent_contact"
     CHILD_SEEN = "child_seen"
@@ -59,7 +68,7 @@ class CmeOutcome(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class RiskStatus(StrEnum):
+class RiskStatus(Word):
     """The ``CmeRisk`` search attribute: where the safeguarding judgement stands."""
 
     NOT_ASSESSED = "not_assessed"
@@ -68,7 +77,7 @@ class RiskStatus(StrEnum):
     ESCALATED = "escalated"
 
 
-class PupilFlag(StrEnum):
+class PupilFlag(Word):
     CP_PLAN = "cp_plan"
     LOOKED_AFTER = "looked_after"
     SOCIAL_CARE = "social_care"

@@ -7,24 +7,12 @@ each activity class; tests build their own with a throw-away SMTP server and dir
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import jinja2
 
 from whereabouts.directory import Directory, load_directory
-from whereabouts.schooldays import LONDON
 from whereabouts.settings import Settings
-
-
-def when(value: datetime | None) -> str:
-    """A time as staff read it: "Tue 3 Dec 2026, 09:00" in school time."""
-    if value is None:
-        return "-"
-    return value.astimezone(LONDON).strftime("%a %-d %b %Y, %H:%M")
-
-
-def day(value) -> str:
-    return value.strftime("%a %-d %b %Y")
+from whereabouts.times import day, when
 
 
 @dataclass

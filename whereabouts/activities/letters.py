@@ -23,8 +23,8 @@ from whereabouts import metrics
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_all
 from whereabouts.models import Contact
-from whereabouts.schooldays import LONDON
 from whereabouts.steps import LetterRequest, LetterResult
+from whereabouts.times import LONDON
 
 ENGLISH = "en"
 _REGION = re.compile(r"[a-z]{2}|[0-9]{3}")  # a BCP 47 region subtag (lower-cased)

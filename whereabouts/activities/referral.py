@@ -11,9 +11,10 @@ import json
 from temporalio import activity
 
 from whereabouts import metrics
-from whereabouts.activities.deps import Deps, day, when
+from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_all
 from whereabouts.steps import ReferralRequest
+from whereabouts.times import day, when
 from whereabouts.vocabulary import FLAG_LABELS, LaDecision
 
 
@@ -48,7 +49,7 @@ def referral_text(req: ReferralRequest, school, la) -> str:
     else:
         lines.append(f"  {'AT RISK' if a.at_risk else 'Not at risk'} (by {a.by})")
         if a.concerns:
-            lines.append("  Concerns: " + ", ".join(c.value.replace("_", " ") for c in a.concerns))
+            lines.append("  Concerns: " + ", ".join(c.words for c in a.concerns))
         if a.note:
             lines.append(f"  Reasoning: {a.note}")
     lines += ["", "HOME VISIT"]
@@ -60,7 +61,7 @@ def referral_text(req: ReferralRequest, school, la) -> str:
         )
         if req.visit:
             lines.append(
-                f"  Outcome: {req.visit.outcome.value.replace('_', ' ')} (recorded by {req.visit.by})"
+                f"  Outcome: {req.visit.outcome.words} (recorded by {req.visit.by})"
             )
             lines.append(f"  Spoke to: {req.visit.spoke_to or 'nobody recorded'}")
             if req.visit.note:

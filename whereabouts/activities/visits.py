@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar, Event, vCalAddress, vText
 from temporalio import activity
 
-from whereabouts.activities.deps import Deps, when
+from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_all
 from whereabouts.steps import VisitBooking, VisitBookingRequest
+from whereabouts.times import when
 from whereabouts.vocabulary import VisitOutcome
 
 VISIT_LENGTH = timedelta(hours=1)

@@ -70,9 +70,9 @@ from whereabouts.models import (
     Withdrawal,
     case_id,
 )
-from whereabouts.schooldays import LONDON
 from whereabouts.search import CME_NEXT_ACTION_AT, CME_OUTCOME, CME_RISK, CME_SCHOOL_URN, CME_STAGE
 from whereabouts.settings import Settings, get_settings
+from whereabouts.times import LONDON
 from whereabouts.vocabulary import (
     CallOutcome,
     CmeStage,

@@ -53,8 +53,8 @@ from whereabouts.feed import (
     write_rejects,
 )
 from whereabouts.models import ChildSeen, FeedStamp
-from whereabouts.schooldays import LONDON
 from whereabouts.settings import Settings, get_settings
+from whereabouts.times import LONDON
 from whereabouts.workflows.case import CmeCaseWorkflow
 
 __all__ = ["FeedReport", "feed", "main", "parse_feed", "run"]
