@@ -85,6 +85,16 @@ class PupilFlag(Word):
     EAL = "eal"
 
 
+# Which visit outcomes and LA decisions end the case, and as what; the rest keep it open.
+CLOSING_VISIT_OUTCOMES: dict[VisitOutcome, CmeOutcome] = {
+    VisitOutcome.CHILD_SEEN: CmeOutcome.CHILD_SEEN,
+    VisitOutcome.PARENT_CONTACT: CmeOutcome.PARENT_CONTACT,
+}
+CLOSING_LA_DECISIONS: dict[LaDecision, CmeOutcome] = {
+    LaDecision.REMOVE_FROM_ROLL: CmeOutcome.REMOVED_FROM_ROLL,
+    LaDecision.CHILD_LOCATED: CmeOutcome.CHILD_LOCATED,
+}
+
 FLAG_LABELS: dict[PupilFlag, str] = {
     PupilFlag.CP_PLAN: "child protection plan",
     PupilFlag.LOOKED_AFTER: "looked after child",

@@ -74,6 +74,8 @@ from whereabouts.search import CME_NEXT_ACTION_AT, CME_OUTCOME, CME_RISK, CME_SC
 from whereabouts.settings import Settings, get_settings
 from whereabouts.times import LONDON
 from whereabouts.vocabulary import (
+    CLOSING_LA_DECISIONS,
+    CLOSING_VISIT_OUTCOMES,
     CallOutcome,
     CmeStage,
     LaDecision,
@@ -81,7 +83,7 @@ from whereabouts.vocabulary import (
     RiskStatus,
     VisitOutcome,
 )
-from whereabouts.workflows.case import CLOSING_LA_DECISIONS, CLOSING_VISIT_OUTCOMES, CmeCaseWorkflow
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 OK, REFUSED, USAGE, NO_CASE, UNREACHABLE = 0, 1, 2, 3, 4
 

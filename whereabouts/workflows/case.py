@@ -60,12 +60,12 @@ with workflow.unsafe.imports_passed_through():
         WorkingDaysRequest,
     )
     from whereabouts.vocabulary import (
+        CLOSING_LA_DECISIONS,
+        CLOSING_VISIT_OUTCOMES,
         CallOutcome,
         CmeOutcome,
         CmeStage,
-        LaDecision,
         RiskStatus,
-        VisitOutcome,
     )
 
 SYSTEM = "Whereabouts"
@@ -91,14 +91,6 @@ MAIL_LABELS = {
     "book_home_visit": "home visit invitations",
     "file_referral": "CME referral",
     "send_notice": "e-mail",
-}
-CLOSING_VISIT_OUTCOMES = {
-    VisitOutcome.CHILD_SEEN: CmeOutcome.CHILD_SEEN,
-    VisitOutcome.PARENT_CONTACT: CmeOutcome.PARENT_CONTACT,
-}
-CLOSING_LA_DECISIONS = {
-    LaDecision.REMOVE_FROM_ROLL: CmeOutcome.REMOVED_FROM_ROLL,
-    LaDecision.CHILD_LOCATED: CmeOutcome.CHILD_LOCATED,
 }
 
 
