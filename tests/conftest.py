@@ -5,33 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import shutil
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from whereabouts.activities.deps import Deps
 from whereabouts.devstack import mailcatcher
+from whereabouts.models import CaseInput, CaseResult
 from whereabouts.search import ALL_KEYS
 from whereabouts.settings import Settings
 from whereabouts.vocabulary import CmeStage
 from whereabouts.worker import build_worker
+from whereabouts.workflows.case import CmeCaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TEST_DIRECTORY = ROOT / "tests" / "data" / "schools.toml"
 FAST_DAY_SECONDS = 1.5
 STARTED: list[WorkflowHandle] = []  # cases started by the current test, closed at its end
+HISTORIES = ROOT / "tests" / "histories"
+RECORD_AS: dict[str, str] = {}  # workflow ID -> the history file its test records it as
 
 
 def binary(name: str) -> str:
@@ -107,6 +115,56 @@ def settings(tmp_path, smtp) -> Settings:
     )
 
 
+@pytest.fixture
+def start_case(settings):
+    """Start a case on this test's task queue; it is terminated at the test's end if still open.
+
+    ``id``: the workflow ID (default: the case ID plus a random suffix, so tests never collide);
+    ``record_as``: the file name under ``tests/histories/`` that ``finish`` records it as.
+    """
+
+    async def start(
+        client: Client,
+        case: CaseInput,
+        *,
+        id: str | None = None,
+        record_as: str | None = None,
+        task_queue: str | None = None,
+    ) -> WorkflowHandle[Any, CaseResult]:
+        handle = await client.start_workflow(
+            CmeCaseWorkflow.run,
+            case,
+            id=id or f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+            task_queue=task_queue or settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+        STARTED.append(handle)
+        if record_as:
+            RECORD_AS[handle.id] = record_as
+        return handle
+
+    return start
+
+
+async def finish(env: WorkflowEnvironment, handle: WorkflowHandle[Any, CaseResult]) -> CaseResult:
+    """Wait for the case's result; record its history if its test named one (``record_as``).
+
+    Closing needs no timers; waiting with time-skipping on would let the test server leap to stale
+    far-future timers and move the shared clock for every later test. A history is recorded once
+    and re-recorded only on purpose (``WHEREABOUTS_RECORD_HISTORIES=1``), so the replay test keeps
+    checking new code against histories of the old code.
+    """
+    with env.auto_time_skipping_disabled():
+        result = await handle.result()
+    name = RECORD_AS.pop(handle.id, None)
+    path = HISTORIES / f"{name}.json"
+    if name and (os.environ.get("WHEREABOUTS_RECORD_HISTORIES") or not path.exists()):
+        HISTORIES.mkdir(exist_ok=True)
+        history = await handle.fetch_history()
+        path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
+    return result
+
+
 async def close_started() -> None:
     """Terminate what a test left open (a closed case refuses, which is fine)."""
     while STARTED:
@@ -137,8 +195,6 @@ async def worker(env, settings):
 
 async def until(handle: WorkflowHandle, predicate, what: str, timeout: float = 15.0):
     """Poll the status query (in real time) until ``predicate(status)`` holds."""
-    from whereabouts.workflows.case import CmeCaseWorkflow
-
     deadline = asyncio.get_running_loop().time() + timeout
     status = None
     while asyncio.get_running_loop().time() < deadline:
@@ -186,8 +242,6 @@ async def refused(coro, match: str) -> str:
 
 async def walk_until(env, handle, predicate, what: str, limit: int = 400):
     """Let the case run on its own, skipping time to each next action, until ``predicate``."""
-    from whereabouts.workflows.case import CmeCaseWorkflow
-
     for _ in range(limit):
         status = await handle.query(CmeCaseWorkflow.status)
         if predicate(status):

@@ -7,12 +7,9 @@ The time-skipping server cannot carry these: it hangs on updates after a long sk
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date
 
-from temporalio.common import WorkflowIDReusePolicy
-
-from tests.conftest import FAST_DAY_SECONDS, STARTED, refused, until
+from tests.conftest import FAST_DAY_SECONDS, refused, until
 from tests.factories import make_case
 from whereabouts.models import (
     CallRecord,
@@ -32,24 +29,12 @@ VIC = "vic@testhill.example.org"
 WHOLE_CASE = 15 * FAST_DAY_SECONDS + 10
 
 
-async def start(dev_env, settings, case):
-    handle = await dev_env.client.start_workflow(
-        CmeCaseWorkflow.run,
-        case,
-        id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
-        task_queue=settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    STARTED.append(handle)
-    return handle
-
-
 def subjects(smtp, address):
     return [str(r.message["Subject"]) for r in smtp.to(address)]
 
 
-async def test_home_visit_child_seen(dev_env, settings, smtp, fast_worker):
-    h = await start(dev_env, settings, make_case(date.today()))
+async def test_home_visit_child_seen(dev_env, settings, smtp, fast_worker, start_case):
+    h = await start_case(dev_env.client, make_case(date.today()))
     await until(h, lambda s: s.stage is CmeStage.DAY1_CALL and s.next_action_at, "day 1")
     await refused(
         h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="child_seen", by="V")),
@@ -72,8 +57,10 @@ async def test_home_visit_child_seen(dev_env, settings, smtp, fast_worker):
     assert not smtp.to(LA_CME)
 
 
-async def test_visit_no_answer_referral_then_removed_from_roll(dev_env, settings, smtp, fast_worker):
-    h = await start(dev_env, settings, make_case(date.today()))
+async def test_visit_no_answer_referral_then_removed_from_roll(
+    dev_env, settings, smtp, fast_worker, start_case
+):
+    h = await start_case(dev_env.client, make_case(date.today()))
     await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
     await refused(
         h.execute_update(
@@ -111,8 +98,10 @@ async def test_visit_no_answer_referral_then_removed_from_roll(dev_env, settings
     assert outbox[-1]["value"] == "removed_from_roll"
 
 
-async def test_la_silent_is_chased_keep_on_roll_keeps_waiting(dev_env, settings, smtp, fast_worker):
-    h = await start(dev_env, settings, make_case(date.today()))
+async def test_la_silent_is_chased_keep_on_roll_keeps_waiting(
+    dev_env, settings, smtp, fast_worker, start_case
+):
+    h = await start_case(dev_env.client, make_case(date.today()))
     await until(h, lambda s: s.referred_at is not None, "referral", WHOLE_CASE)
     await until(h, lambda s: any("Decision needed" in x for x in subjects(smtp, LA_CME)), "chase", WHOLE_CASE)
     await h.execute_update(
@@ -127,8 +116,8 @@ async def test_la_silent_is_chased_keep_on_roll_keeps_waiting(dev_env, settings,
     assert any("case closed" in x for x in subjects(smtp, LA_CME))
 
 
-async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker):
-    h = await start(dev_env, settings, make_case(date.today()))
+async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker, start_case):
+    h = await start_case(dev_env.client, make_case(date.today()))
     await until(h, lambda s: s.stage is CmeStage.DAY1_CALL and s.next_action_at, "day 1")
     before = await h.query(CmeCaseWorkflow.chronology_entries)
     await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T"))

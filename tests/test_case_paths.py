@@ -4,18 +4,13 @@ test server, a real worker and a real SMTP server."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from temporalio.common import WorkflowIDReusePolicy
-
-from tests.conftest import STARTED, refused, skip_to, until, until_stage, walk_until
+from tests.conftest import finish, refused, skip_to, until, until_stage, walk_until
 from tests.factories import make_case, next_weekday
 from whereabouts.models import (
     CallRecord,
-    CaseResult,
     ChildSeen,
     ParentContact,
     RiskAssessment,
@@ -32,35 +27,6 @@ AUNT = "aunt@family.example.net"
 LA_CME = "cme@testshire.example.gov.uk"
 POLICE = "hub@police.example.org"
 MASH = "mash@testshire.example.gov.uk"
-
-
-async def start(env, settings, case, *, record_as: str | None = None):
-    handle = await env.client.start_workflow(
-        CmeCaseWorkflow.run,
-        case,
-        id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
-        task_queue=settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    handle.record_as = record_as  # type: ignore[attr-defined]
-    STARTED.append(handle)
-    return handle
-
-
-async def finish(env, handle) -> CaseResult:
-    # Closing needs no timers; waiting with time-skipping on would let the test server leap to
-    # stale far-future timers and move the shared clock for every later test.
-    with env.auto_time_skipping_disabled():
-        result = await handle.result()
-    name = getattr(handle, "record_as", None)
-    # Recorded once; re-recorded only on purpose (WHEREABOUTS_RECORD_HISTORIES=1), so the replay
-    # test keeps checking new code against histories of the old code.
-    if name and (os.environ.get("WHEREABOUTS_RECORD_HISTORIES") or not (HISTORIES / f"{name}.json").exists()):
-        HISTORIES.mkdir(exist_ok=True)
-        history = await handle.fetch_history()
-        path = HISTORIES / f"{name}.json"
-        path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
-    return result
 
 
 def subjects(smtp, address):
@@ -80,9 +46,9 @@ async def first_day(env) -> date:
     return next_weekday(await today(env))
 
 
-async def test_explained_on_day1(env, settings, smtp, worker):
+async def test_explained_on_day1(env, settings, smtp, worker, start_case):
     case = make_case(await first_day(env))
-    h = await start(env, settings, case, record_as="explained_day1")
+    h = await start_case(env.client, case, record_as="explained_day1")
     await until_stage(h, CmeStage.DAY1_CALL)
     await until(h, lambda s: bool(smtp.to(OFFICE)), "day 1 prompt", 10)
     assert any("Day 1 call needed" in s for s in subjects(smtp, OFFICE))
@@ -108,9 +74,9 @@ async def test_explained_on_day1(env, settings, smtp, worker):
     assert not smtp.to(DSL) and not smtp.to(PARENT)
 
 
-async def test_no_answer_callback_then_contact(env, settings, smtp, worker):
+async def test_no_answer_callback_then_contact(env, settings, smtp, worker, start_case):
     case = make_case(await first_day(env))
-    h = await start(env, settings, case, record_as="no_answer_callback_contact")
+    h = await start_case(env.client, case, record_as="no_answer_callback_contact")
     await until_stage(h, CmeStage.DAY1_CALL)
     await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
     status = await until_stage(h, CmeStage.DAY1_CALLBACK)
@@ -133,9 +99,9 @@ async def test_no_answer_callback_then_contact(env, settings, smtp, worker):
     assert outbox(settings)[-1]["value"] == "parent_contact"
 
 
-async def test_not_reassured_at_risk_escalates_and_search_continues(env, settings, smtp, worker):
+async def test_not_reassured_at_risk_escalates_and_search_continues(env, settings, smtp, worker, start_case):
     case = make_case(await first_day(env))
-    h = await start(env, settings, case, record_as="not_reassured_escalated")
+    h = await start_case(env.client, case, record_as="not_reassured_escalated")
     await until_stage(h, CmeStage.DAY1_CALL)
     await h.execute_update(
         CmeCaseWorkflow.record_call,
@@ -162,9 +128,9 @@ async def test_not_reassured_at_risk_escalates_and_search_continues(env, setting
     assert any("AT RISK" in e.what for e in result.chronology)
 
 
-async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, worker):
+async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, worker, start_case):
     case = make_case(await first_day(env))
-    h = await start(env, settings, case, record_as="missing_parent_concerned")
+    h = await start_case(env.client, case, record_as="missing_parent_concerned")
     await until_stage(h, CmeStage.DAY1_CALL)
     await h.execute_update(
         CmeCaseWorkflow.record_call,
@@ -184,9 +150,9 @@ async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, w
     assert result.outcome is CmeOutcome.CHILD_SEEN
 
 
-async def test_letter_then_parent_replies_on_day4(env, settings, smtp, worker):
+async def test_letter_then_parent_replies_on_day4(env, settings, smtp, worker, start_case):
     case = make_case(await first_day(env), language="pl")
-    h = await start(env, settings, case, record_as="letter_parent_replies")
+    h = await start_case(env.client, case, record_as="letter_parent_replies")
     status = await until_stage(h, CmeStage.DAY1_CALL)
     await skip_to(env, status.next_action_at)  # Day 2 (no Day 1 outcome recorded)
     status = await until_stage(h, CmeStage.DAY2_CALL)
@@ -216,10 +182,10 @@ def _bank_holiday_start(today: date) -> date:
     return start
 
 
-async def test_no_contact_referral_on_day10_across_bank_holiday(env, settings, smtp, worker):
+async def test_no_contact_referral_on_day10_across_bank_holiday(env, settings, smtp, worker, start_case):
     first = _bank_holiday_start(await today(env))
     case = make_case(first)
-    h = await start(env, settings, case, record_as="referral_bank_holiday")
+    h = await start_case(env.client, case, record_as="referral_bank_holiday")
     status = await until_stage(h, CmeStage.DAY1_CALL)
     status = await walk_until(env, h, lambda s: s.referred_at is not None, "referral")
     await until(h, lambda s: bool(smtp.to(LA_CME)), "referral e-mail")

@@ -25,7 +25,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from temporalio.testing import ActivityEnvironment
 
-from tests.conftest import STARTED, skip_to, until, until_stage
+from tests.conftest import skip_to, until, until_stage
 from tests.factories import make_case
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.letters import LetterActivities, LetterLibrary
@@ -495,16 +495,13 @@ async def test_hostile_contact_name_over_smtp(settings, smtp):
 # --------------------------------------------------------------------------------------------
 # The workflow: a permanent refusal becomes an office task in the chronology
 # --------------------------------------------------------------------------------------------
-async def test_permanent_refusal_becomes_an_office_task(env, settings, smtp, worker):
+async def test_permanent_refusal_becomes_an_office_task(env, settings, smtp, worker, start_case):
     today = (await env.get_current_time()).date()
     first = today + timedelta(days=1)
     while first.weekday() >= 5:
         first += timedelta(days=1)
     case = make_case(first, language="pl")
-    h = await env.client.start_workflow(
-        CmeCaseWorkflow.run, case, id=f"{case.case_id}-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue
-    )
-    STARTED.append(h)
+    h = await start_case(env.client, case)
     status = await until_stage(h, CmeStage.DAY1_CALL)
     await skip_to(env, status.next_action_at)
     status = await until_stage(h, CmeStage.DAY2_CALL)

@@ -1,0 +1,116 @@
+"""The safeguarding risk assessment, as one concern: asking the DSL, the judgement, escalation.
+
+The seed's first rule: "always assess the child's safeguarding risk ... if the judgement is the
+child is at risk of harm, contact the police or social care immediately". Several steps of the
+procedure need an assessment (no answer after 2 hours, a call that did not reassure, a parent
+saying the child is missing, a home visit about to be booked); they all ask through ``_ask_dsl``,
+so the DSL is asked once, the stage shows it, and the chronology says why.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from whereabouts.models import CallRecord, CaseStatus, RiskAssessment
+    from whereabouts.vocabulary import RiskStatus
+
+from whereabouts.workflows import views
+from whereabouts.workflows.activity_calls import Messaging
+from whereabouts.workflows.state import SYSTEM, CallSlot
+
+
+class Safeguarding(Messaging):
+    """Asks the DSL for a risk assessment, records the judgement, and escalates at once."""
+
+    async def _ask_dsl(self, why: str, *, alerted: bool = False) -> None:
+        """The one way a case asks the DSL for a risk assessment; asked once, later asks do nothing.
+
+        ``alerted``: the DSL has just been sent an alert that asks for one (the missing-child
+        alert), so no second e-mail goes.
+        """
+        if self.risk is not RiskStatus.NOT_ASSESSED:
+            return
+        self.risk = RiskStatus.REQUESTED
+        self.stage = views.day1_stage(self.stage, self.risk)
+        if alerted:
+            self._log("DSL alerted and asked for a risk assessment", SYSTEM)
+        else:
+            self._log("Risk assessment requested from the DSL", SYSTEM, why)
+        self._publish()
+        if not alerted:
+            await self._notice(
+                "risk_assessment_request",
+                "Ask the DSL for a risk assessment",
+                facts={"why": why},
+                step="risk_assessment_request",
+            )
+
+    async def _missing_child(self, rec: CallRecord, slot: CallSlot) -> None:
+        """The parent says the child is missing: advise the parent, alert the DSL, ask for a judgement."""
+        await self._notice(
+            "parent_advice", "Send the parent the missing-child advice", step=f"{slot}_parent_advice"
+        )
+        self._log(
+            "Parent advised: police, people and places the child knows, GP and A&E, report back to school",
+            SYSTEM,
+        )
+        await self._notice(
+            "missing_child_alert",
+            "Alert the DSL: parent says the child is missing",
+            facts={"note": rec.note or ""},
+            step=f"{slot}_missing_alert",
+        )
+        await self._ask_dsl("the parent says the child is missing", alerted=True)
+
+    def _risk_summary(self) -> str:
+        """What the visiting staff are told about the assessment before they knock."""
+        a = self.assessment
+        if a is None:
+            return "requested from the DSL, not yet recorded: check with the DSL before visiting"
+        if a.at_risk:
+            return "AT RISK: police and social care informed; agree the visit plan with the DSL"
+        return f"assessed not at risk by {a.by}"
+
+    @workflow.update
+    async def record_risk(self, rec: RiskAssessment) -> CaseStatus:
+        first = self.assessment is None
+        self.assessment = rec
+        concerns = ", ".join(c.value for c in rec.concerns)
+        if rec.at_risk:
+            self.risk = RiskStatus.ESCALATED
+            self._log(
+                "Risk assessment: AT RISK - police and children's social care notified",
+                rec.by,
+                "; ".join(x for x in (f"concerns: {concerns}", rec.note) if x),
+            )
+            self._publish()
+            self._background(
+                self._notice(
+                    "safeguarding_escalation",
+                    "Urgent: notify police and children's social care",
+                    assessment=rec,
+                    step="escalation",
+                )
+            )
+        else:
+            self.risk = RiskStatus.NOT_AT_RISK
+            self._log(
+                "Risk assessment: not at risk" if first else "Risk re-assessed: not at risk", rec.by, rec.note
+            )
+            self._publish()
+        return self._status()
+
+    @record_risk.validator
+    def _validate_risk(self, rec: RiskAssessment) -> None:
+        self._refuse_if_closed()
+        if self.risk is RiskStatus.ESCALATED:
+            raise ValueError(
+                "This case is already escalated to police and social care; a later judgement "
+                "cannot undo that. Add what has changed as a note with the LA or police."
+            )
+        if self.assessment is not None and not rec.at_risk:
+            raise ValueError(
+                f"A risk assessment is already recorded (not at risk, by {self.assessment.by}); "
+                "record a new one only if the child is now at risk."
+            )

@@ -1,0 +1,223 @@
+"""What staff and the MIS may record on a case, and what they read back.
+
+Staff actions are updates with validators: an action wrong for the stage is refused with one
+sentence the staff member understands, before anything changes. The MIS's "parent responded",
+"child seen" and further marks are signals, fire-and-forget, as is a mail step's report that the
+mail server is holding its message. The risk assessment is recorded in ``risk.py``, with the rest
+of safeguarding.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from whereabouts.models import (
+        CallRecord,
+        CaseStatus,
+        ChildSeen,
+        ChronologyEntry,
+        DeliveryDelay,
+        FeedStamp,
+        LaDecisionRecord,
+        ParentContact,
+        VisitRecord,
+        Withdrawal,
+    )
+    from whereabouts.vocabulary import (
+        CLOSING_LA_DECISIONS,
+        CLOSING_VISIT_OUTCOMES,
+        CallOutcome,
+        CmeOutcome,
+        CmeStage,
+    )
+
+from whereabouts.workflows import views
+from whereabouts.workflows.risk import Safeguarding
+from whereabouts.workflows.state import SYSTEM, CallSlot, Closing
+
+CALL_STAGES = (CmeStage.DAY1_CALL, CmeStage.DAY1_CALLBACK, CmeStage.DAY2_CALL, CmeStage.RISK_ASSESSMENT)
+
+
+class StaffActions(Safeguarding):
+    """The updates, signals and queries of a case; the procedure itself is in ``case.py``."""
+
+    # ------------------------------------------------------------------------------------
+    # What staff read
+    # ------------------------------------------------------------------------------------
+    @workflow.query
+    def status(self) -> CaseStatus:
+        return self._status()
+
+    @workflow.query
+    def chronology_entries(self) -> list[ChronologyEntry]:
+        return self.chronology
+
+    # ------------------------------------------------------------------------------------
+    # What staff record: updates with validators (a refusal changes nothing)
+    # ------------------------------------------------------------------------------------
+    @workflow.update
+    async def record_call(self, rec: CallRecord) -> CaseStatus:
+        slot = self.awaiting_call
+        assert slot is not None
+        self.calls[slot] = rec
+        if slot is CallSlot.DAY1:
+            self.day1_recorded_at = workflow.now()
+        self._log(
+            f"{slot.label}: {rec.outcome.words}",
+            rec.by,
+            "; ".join(x for x in (rec.reason, rec.note) if x) or None,
+        )
+        self.awaiting_call = None
+        match rec.outcome:
+            case CallOutcome.SAFE_WITH_PARENT:
+                await self._mis(f"{slot}_reason", "absence_reason", rec.reason or "", rec.note)
+                self.closing = Closing(CmeOutcome.EXPLAINED_ABSENCE, rec.by, rec.reason)
+            case CallOutcome.NOT_REASSURED:
+                self._background(
+                    self._ask_dsl(
+                        f"{slot.label}: the person who answered did not reassure the school the child is safe"
+                    )
+                )
+            case CallOutcome.MISSING_PARENT_CONCERNED:
+                self._background(self._missing_child(rec, slot))
+            case CallOutcome.NO_ANSWER:
+                pass
+        return self._status()
+
+    @record_call.validator
+    def _validate_call(self, rec: CallRecord) -> None:
+        self._refuse_if_closed()
+        if self.awaiting_call is None:
+            done = [slot for slot in CallSlot if slot in self.calls]
+            if self.stage in CALL_STAGES and done:
+                raise ValueError(
+                    f"The {done[-1].label} outcome is already recorded "
+                    f"({self.calls[done[-1]].outcome.value}); "
+                    f"the next step is: {self.next_action or 'wait'}."
+                )
+            raise ValueError(
+                f"No call is waiting for an outcome: the case is at stage {self.stage.value} "
+                f"(next: {self.next_action or 'nothing due'})."
+            )
+
+    @workflow.update
+    async def record_visit(self, rec: VisitRecord) -> CaseStatus:
+        self.visit = rec
+        self._log(
+            f"Home visit: {rec.outcome.words}",
+            rec.by,
+            "; ".join(x for x in (f"spoke to {rec.spoke_to}" if rec.spoke_to else None, rec.note) if x)
+            or None,
+        )
+        if rec.outcome in CLOSING_VISIT_OUTCOMES:
+            self.closing = Closing(CLOSING_VISIT_OUTCOMES[rec.outcome], rec.by, rec.note)
+        return self._status()
+
+    @record_visit.validator
+    def _validate_visit(self, rec: VisitRecord) -> None:
+        self._refuse_if_closed()
+        if self.visit is not None:
+            raise ValueError(
+                f"The home visit outcome is already recorded ({self.visit.outcome.value}, "
+                f"by {self.visit.by})."
+            )
+        if self.visit_booking is None:
+            raise ValueError(
+                "No home visit is booked yet: visits are booked on Day 5 "
+                f"(case is at stage {self.stage.value})."
+            )
+
+    @workflow.update
+    async def record_la_decision(self, rec: LaDecisionRecord) -> CaseStatus:
+        self.la_decisions.append(rec)
+        self._log(f"LA decision: {rec.decision.words}", rec.by, rec.note)
+        if rec.decision in CLOSING_LA_DECISIONS:
+            self.closing = Closing(CLOSING_LA_DECISIONS[rec.decision], rec.by, rec.note)
+        return self._status()
+
+    @record_la_decision.validator
+    def _validate_la(self, rec: LaDecisionRecord) -> None:
+        self._refuse_if_closed()
+        if self.referred_at is None:
+            raise ValueError(
+                "This case has not been referred to the local authority yet "
+                f"(stage {self.stage.value}), so there is no LA decision to record."
+            )
+
+    @workflow.update
+    async def record_contact(self, rec: ParentContact) -> CaseStatus:
+        self._on_contact(rec)
+        return self._status()
+
+    @record_contact.validator
+    def _validate_contact(self, rec: ParentContact) -> None:
+        self._refuse_if_closed()
+
+    @workflow.update
+    async def record_seen(self, rec: ChildSeen) -> CaseStatus:
+        self._on_seen(rec)
+        return self._status()
+
+    @record_seen.validator
+    def _validate_seen(self, rec: ChildSeen) -> None:
+        self._refuse_if_closed()
+
+    @workflow.update
+    async def withdraw(self, rec: Withdrawal) -> CaseStatus:
+        self.closing = Closing(CmeOutcome.WITHDRAWN, rec.by, rec.reason)
+        return self._status()
+
+    @withdraw.validator
+    def _validate_withdraw(self, rec: Withdrawal) -> None:
+        self._refuse_if_closed()
+
+    # ------------------------------------------------------------------------------------
+    # MIS events and mail reports: signals, fire-and-forget
+    # ------------------------------------------------------------------------------------
+    @workflow.signal
+    def parent_responded(self, rec: ParentContact) -> None:
+        if self.closing is None:
+            self._on_contact(rec)
+
+    @workflow.signal
+    def child_seen(self, rec: ChildSeen) -> None:
+        if self.closing is None:
+            self._on_seen(rec)
+
+    @workflow.signal
+    def delivery_delayed(self, delay: DeliveryDelay) -> None:
+        """A mail step keeps failing and is being retried: say so where the operator looks."""
+        label = views.mail_label(delay.activity, delay.step)
+        first = delay.step not in self.delays
+        since = self.delay_since.setdefault(delay.step, workflow.now())
+        self.delays[delay.step] = views.delay_note(label, since, delay.attempt, delay.reason)
+        if first:
+            self._log(
+                f"{label[0].upper()}{label[1:]} delayed: the mail server is not accepting it",
+                SYSTEM,
+                f"retrying; last error: {delay.reason}",
+            )
+        self._publish()
+
+    @workflow.signal
+    def feed_mark(self, mark: FeedStamp) -> None:
+        """A further N mark from the MIS for this open case: noted once, never a second case."""
+        key = (mark.attendance_date.isoformat(), mark.session or "", mark.attendance_code)
+        first_day = (mark.attendance_date.isoformat(), "", mark.attendance_code)
+        if key in self.feed_marks or first_day in self.feed_marks or self.closing is not None:
+            return
+        self.feed_marks.add(key)
+        self._log(
+            f"MIS: still absent (code {mark.attendance_code})",
+            "MIS feed",
+            f"{mark.attendance_date} {mark.session or ''}".strip(),
+        )
+
+    def _on_contact(self, rec: ParentContact) -> None:
+        self._log("Parent made contact", rec.by, rec.reason or rec.note)
+        self.closing = Closing(CmeOutcome.PARENT_CONTACT, rec.by, rec.reason or rec.note)
+
+    def _on_seen(self, rec: ChildSeen) -> None:
+        self._log("Child seen", rec.by, rec.where or rec.note)
+        self.closing = Closing(CmeOutcome.CHILD_SEEN, rec.by, rec.where or rec.note)

@@ -1,0 +1,137 @@
+"""What a case remembers, and the few moves every room of the workflow makes on it.
+
+The case workflow is split into rooms (the procedure, what staff record, safeguarding, what people
+read); they all share one memory, declared here once with its types, so each room can be read on
+its own and the type checker sees every field. Nothing here does I/O: the chronology, the stage
+and the next action are the case's own state, and ``publish`` hands what operators see to Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from whereabouts.models import (
+        CallRecord,
+        CaseInput,
+        CaseStatus,
+        ChronologyEntry,
+        LaDecisionRecord,
+        RiskAssessment,
+        VisitRecord,
+    )
+    from whereabouts.schooldays import CaseSchedule
+    from whereabouts.steps import CaseRef, VisitBooking
+    from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
+
+from whereabouts.workflows import views
+
+SYSTEM = "Whereabouts"
+
+
+class CallSlot(StrEnum):
+    """The calls the procedure waits on. The value is part of each step's Message-ID and MIS line
+    ID, so it never changes; the label is what staff and letters read."""
+
+    DAY1 = "day1"
+    DAY1_CALLBACK = "day1_callback"
+    DAY2 = "day2"
+
+    @property
+    def label(self) -> str:
+        return {
+            CallSlot.DAY1: "Day 1 call",
+            CallSlot.DAY1_CALLBACK: "Day 1 call-back",
+            CallSlot.DAY2: "Day 2 call",
+        }[self]
+
+
+class Closing:
+    """How and by whom the case is being closed: set once, by whatever event closes it."""
+
+    def __init__(self, outcome: CmeOutcome, by: str, detail: str | None) -> None:
+        self.outcome = outcome
+        self.by = by
+        self.detail = detail
+
+
+class CaseClosed(Exception):
+    """Unwinds the procedure when a closing event arrives while it waits."""
+
+
+class CaseState:
+    """The case's memory and its bookkeeping: chronology, stage, next action, what operators see."""
+
+    def __init__(self, case: CaseInput) -> None:
+        self.case = case
+        self.stage = CmeStage.DAY1_CALL
+        self.risk = RiskStatus.NOT_ASSESSED
+        self.chronology: list[ChronologyEntry] = []
+        self.schedule: CaseSchedule | None = None
+        self.awaiting_call: CallSlot | None = None
+        self.calls: dict[CallSlot, CallRecord] = {}
+        self.call_times: dict[CallSlot, datetime] = {}  # when each call's prompt went to the office
+        self.day1_recorded_at: datetime | None = None  # when the Day 1 outcome was recorded
+        self.assessment: RiskAssessment | None = None
+        self.visit_booking: VisitBooking | None = None
+        self.visit: VisitRecord | None = None
+        self.referred_at: datetime | None = None
+        self.la_decisions: list[LaDecisionRecord] = []
+        self.letter_deadline: datetime | None = None
+        self.closing: Closing | None = None
+        self.next_action: str | None = None
+        self.next_action_at: datetime | None = None
+        self.feed_marks: set[tuple[str, str, str]] = {(case.first_day_absent.isoformat(), "", "N")}
+        self.delays: dict[str, str] = {}  # step -> what the operator reads while its mail waits
+        self.delay_since: dict[str, datetime] = {}
+        self._side_effects: list[asyncio.Task[Any]] = []
+        self._last_upsert: tuple[Any, ...] | None = None
+
+    @property
+    def shown_outcome(self) -> CmeOutcome | None:
+        """The outcome once the case has finished closing (not while it is closing)."""
+        return self.closing.outcome if self.closing and self.stage is CmeStage.CLOSED else None
+
+    @property
+    def _sched(self) -> CaseSchedule:
+        assert self.schedule is not None, "the schedule is worked out before any step"
+        return self.schedule
+
+    def _ref(self, step: str) -> CaseRef:
+        info = workflow.info()
+        return CaseRef(case_id=info.workflow_id, run_id=info.first_execution_run_id or info.run_id, step=step)
+
+    def _log(self, what: str, by: str, detail: str | None = None) -> None:
+        self.chronology.append(ChronologyEntry(at=workflow.now(), by=by, what=what, detail=detail))
+
+    def _enter(self, stage: CmeStage, next_action: str, at: datetime | None) -> None:
+        self.stage = views.day1_stage(stage, self.risk)
+        self.next_action, self.next_action_at = next_action, at
+        self._publish()
+
+    def _status(self) -> CaseStatus:
+        info = workflow.info()
+        return views.status(self, case_id=info.workflow_id, opened_at=info.start_time, now=workflow.now())
+
+    def _refuse_if_closed(self) -> None:
+        """Every staff action's validator starts here: a closed case takes nothing more."""
+        if self.closing is not None or self.stage is CmeStage.CLOSED:
+            raise ValueError("This case is closed; nothing more can be recorded on it.")
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a side effect (an escalation, advice) alongside the procedure; closing waits for it."""
+        self._side_effects.append(asyncio.create_task(coro))
+
+    def _publish(self) -> None:
+        """Search attributes and current details: what the operator sees without opening payloads."""
+        key = views.upsert_key(self)
+        if key != self._last_upsert:
+            workflow.upsert_search_attributes(views.search_attributes(self))
+            self._last_upsert = key
+        workflow.set_current_details(views.current_details(self))

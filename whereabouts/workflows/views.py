@@ -1,0 +1,137 @@
+"""What operators and staff read about a case: its status, what it waits for, the Web UI's view.
+
+Pure functions of the case's state, so they can be tested without a Temporal server and changed
+without touching the procedure. Search attributes, current details and delay notes are kept in
+clear by Temporal, so they name the step, never the child.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from whereabouts.models import CaseStatus
+    from whereabouts.search import CME_NEXT_ACTION_AT, CME_OUTCOME, CME_RISK, CME_SCHOOL_URN, CME_STAGE
+    from whereabouts.times import short
+    from whereabouts.vocabulary import CmeStage, RiskStatus
+
+if TYPE_CHECKING:
+    from whereabouts.workflows.state import CaseState
+
+DAY1_STAGES = (CmeStage.DAY1_CALL, CmeStage.DAY1_CALLBACK)
+# What an operator calls the e-mail an activity sends, for "waiting on the mail server" notes.
+MAIL_LABELS = {
+    "send_day3_letter": "Day 3 letter",
+    "book_home_visit": "home visit invitations",
+    "file_referral": "CME referral",
+    "send_notice": "e-mail",
+}
+
+
+def day1_stage(stage: CmeStage, risk: RiskStatus) -> CmeStage:
+    """A pending risk assessment on Day 1 is the stage that matters most to the DSL."""
+    if stage in DAY1_STAGES and risk is RiskStatus.REQUESTED:
+        return CmeStage.RISK_ASSESSMENT
+    return stage
+
+
+def school_day(state: CaseState, now: datetime) -> int:
+    """Which day of the procedure it is, as the status shows it."""
+    s = state.schedule
+    if s is None:
+        return 1
+    day = 1 + sum(1 for mark in (s.day2_call, s.day3_letter) if now >= mark)
+    if now >= s.visit_booking:
+        day = 5
+    if now >= s.day10_referral:
+        day = 10
+    return day
+
+
+def pending(state: CaseState) -> list[str]:
+    """What the case is waiting for from a person, then any mail waiting on the mail server."""
+    out = []
+    if state.awaiting_call:
+        out.append(f"{state.awaiting_call.label} outcome")
+    if state.risk is RiskStatus.REQUESTED:
+        out.append("DSL risk assessment")
+    if state.visit_booking and state.visit is None and state.stage is CmeStage.HOME_VISIT:
+        out.append("home visit outcome")
+    if state.stage is CmeStage.REFERRED:
+        out.append("LA decision")
+    return out + list(state.delays.values())
+
+
+def status(state: CaseState, *, case_id: str, opened_at: datetime, now: datetime) -> CaseStatus:
+    """The ``status`` query's answer: ``admin.py`` and the feed read it."""
+    return CaseStatus(
+        case_id=case_id,
+        school_urn=state.case.school_urn,
+        stage=state.stage,
+        risk=state.risk,
+        next_action=state.next_action,
+        next_action_at=state.next_action_at,
+        outcome=state.shown_outcome,
+        opened_at=opened_at,
+        school_day=school_day(state, now),
+        letter_deadline=state.letter_deadline,
+        visit_booked_for=state.visit_booking.slot if state.visit_booking else None,
+        referred_at=state.referred_at,
+        pending=pending(state),
+    )
+
+
+def upsert_key(state: CaseState) -> tuple[Any, ...]:
+    """What the search attributes are made of: they are upserted only when this changes."""
+    outcome = state.shown_outcome
+    return (state.stage.value, state.risk.value, state.next_action_at, outcome.value if outcome else "")
+
+
+def search_attributes(state: CaseState) -> list[SearchAttributeUpdate[Any]]:
+    """The Web UI's and ``admin.py cases``' filters: stage, school, risk, next action, outcome."""
+    outcome = state.shown_outcome
+    updates: list[SearchAttributeUpdate[Any]] = [
+        CME_STAGE.value_set(state.stage.value),
+        CME_SCHOOL_URN.value_set(state.case.school_urn),
+        CME_RISK.value_set(state.risk.value),
+        CME_NEXT_ACTION_AT.value_set(state.next_action_at)
+        if state.next_action_at
+        else CME_NEXT_ACTION_AT.value_unset(),
+    ]
+    if outcome:
+        updates.append(CME_OUTCOME.value_set(outcome.value))
+    return updates
+
+
+def current_details(state: CaseState) -> str:
+    """The Web UI's "current details" (markdown): where the case stands, without opening it."""
+    outcome = state.shown_outcome
+    lines = [
+        f"**Stage:** {state.stage.value}",
+        f"**Risk:** {state.risk.value}",
+        f"**Next:** {state.next_action or '-'} ({short(state.next_action_at)})",
+    ]
+    if state.letter_deadline:
+        lines.append(f"**Letter deadline:** {short(state.letter_deadline)}")
+    if outcome:
+        lines.append(f"**Outcome:** {outcome.value}")
+    if state.delays:
+        lines.append("**Delayed:** " + "; ".join(state.delays.values()))
+    return "\n\n".join(lines)
+
+
+def mail_label(activity: str, step: str) -> str:
+    """'Day 3 letter', or 'e-mail (day1 call)' for a notice: which mail is waiting."""
+    label = MAIL_LABELS.get(activity, "e-mail")
+    if activity == "send_notice":
+        label = f"{label} ({step.replace('_', ' ')})"
+    return label
+
+
+def delay_note(label: str, since: datetime, attempt: int, reason: str) -> str:
+    """The line under "Waiting for" while a step's mail is being retried."""
+    return f"{label} waiting for the mail server since {short(since)}, try {attempt}: {reason}"
