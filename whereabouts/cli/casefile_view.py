@@ -1,8 +1,9 @@
 """How ``admin.py`` shows cases to staff: the case list, one case file, and its timeline.
 
-Kept apart from the command so the words and layout can change without touching how cases are
-found or changed. Times are shown in school time (Europe/London), because staff read them against
-the school day; JSON carries UTC ISO 8601, because scripts compare them.
+It sits beside the staff script, its only user, and apart from its commands, so the words and
+layout can change without touching how cases are found or changed. Times are shown in school time
+(Europe/London), because staff read them against the school day; JSON carries UTC ISO 8601,
+because scripts compare them.
 
 The case list is built from search attributes only, which hold no personal data, so a list can be
 printed, pasted or e-mailed without naming a child. The case file is for staff and names the pupil
@@ -12,17 +13,13 @@ and the contacts they need to phone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
 from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry
-from whereabouts.times import LONDON, iso, when
-
-
-def words(value: str | None) -> str:
-    """'not_at_risk' -> 'not at risk': vocabulary as a sentence reads it."""
-    return value.replace("_", " ") if value else "-"
+from whereabouts.times import LONDON, day, iso, when
 
 
 # --------------------------------------------------------------------------------------------
@@ -44,7 +41,7 @@ class CaseRow(BaseModel):
     status: str
     outcome: str | None = None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         data["next_action_at"] = iso(self.next_action_at)
         data["opened_at"] = iso(self.opened_at)
@@ -87,7 +84,7 @@ def case_table(rows: Sequence[CaseRow], *, show_outcome: bool = False) -> str:
 # --------------------------------------------------------------------------------------------
 # One case file
 # --------------------------------------------------------------------------------------------
-def pupil_json(case: CaseInput | None) -> dict | None:
+def pupil_json(case: CaseInput | None) -> dict[str, Any] | None:
     """Who the case is about and who to phone: for staff only, never in the case list."""
     if case is None:
         return None
@@ -113,7 +110,9 @@ def pupil_json(case: CaseInput | None) -> dict | None:
     }
 
 
-def casefile_json(status: CaseStatus, chronology: list[ChronologyEntry], case: CaseInput | None) -> dict:
+def casefile_json(
+    status: CaseStatus, chronology: list[ChronologyEntry], case: CaseInput | None
+) -> dict[str, Any]:
     return {
         "status": status.model_dump(mode="json"),
         "pupil": pupil_json(case),
@@ -150,13 +149,13 @@ def casefile(
                 next_line += " (OVERDUE)"
     lines += [
         f"Stage:           {s.stage.value} (school day {s.school_day})",
-        f"Risk:            {words(s.risk.value)}",
+        f"Risk:            {s.risk.words}",
         f"Next action:     {next_line}",
         f"Letter deadline: {when(s.letter_deadline)}",
         f"Home visit:      {when(s.visit_booked_for)}",
         f"Referred to LA:  {when(s.referred_at)}",
         f"Waiting for:     {'; '.join(s.pending) or '-'}",
-        f"Outcome:         {words(s.outcome.value) if s.outcome else '-'}",
+        f"Outcome:         {s.outcome.words if s.outcome else '-'}",
         "",
         "Chronology",
         *timeline(chronology),
@@ -167,12 +166,12 @@ def casefile(
 def timeline(chronology: Sequence[ChronologyEntry]) -> list[str]:
     """Entries grouped under their school-time date: what, who, then any detail indented."""
     lines: list[str] = []
-    day = None
+    shown: date | None = None
     for e in chronology:
         local = e.at.astimezone(LONDON)
-        if local.date() != day:
-            day = local.date()
-            lines.append(f"  {local.strftime('%a %-d %b %Y')}")
+        if local.date() != shown:
+            shown = local.date()
+            lines.append(f"  {day(shown)}")
         lines.append(f"    {local.strftime('%H:%M')}  {e.what}  [{e.by}]")
         if e.detail:
             lines.append(f"           {e.detail}")
