@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from tests.conftest import STARTED, TEST_DIRECTORY, close_started, until
+from tests.conftest import TEST_DIRECTORY, close_started, until
 from tests.factories import TEST_URN, make_case, make_upn
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import admin
@@ -72,15 +72,14 @@ async def day_worker(dev_env, settings, tmp_path):
         await close_started()
 
 
-async def start(
-    dev_env, settings, urn: str = TEST_URN, upn: str | None = None, task_queue: str | None = None
-):
-    case = make_case(date.today(), urn=urn, upn=upn or new_upn())
-    handle = await dev_env.client.start_workflow(
-        CmeCaseWorkflow.run, case, id=case.case_id, task_queue=task_queue or settings.task_queue
-    )
-    STARTED.append(handle)
-    return handle
+async def start_one(start_case, dev_env):
+    case = a_case()
+    return await start_case(dev_env.client, case, id=case.case_id)
+
+
+def a_case(urn: str = TEST_URN, upn: str | None = None):
+    """A synthetic case today, under its own case ID (admin.py finds cases by ID or UPN)."""
+    return make_case(date.today(), urn=urn, upn=upn or new_upn())
 
 
 async def day1(handle):
@@ -163,8 +162,8 @@ async def test_temporal_unreachable_is_one_line_exit_4(settings):
 # --------------------------------------------------------------------------------------------
 # Day 1: calls, risk, refusals, show, closing
 # --------------------------------------------------------------------------------------------
-async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day_worker):
-    h = await start(dev_env, settings)
+async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day_worker, start_case):
+    h = await start_one(start_case, dev_env)
     upn = h.id.rsplit("-", 1)[1]
     await day1(h)
 
@@ -247,8 +246,8 @@ async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day
     assert json.loads(out)["status"]["outcome"] == "parent_contact"
 
 
-async def test_each_closing_action_records_who_and_why(dev_env, settings, staff, day_worker):
-    seen, safe, withdrawn = [await start(dev_env, settings) for _ in range(3)]
+async def test_each_closing_action_records_who_and_why(dev_env, settings, staff, day_worker, start_case):
+    seen, safe, withdrawn = [await start_one(start_case, dev_env) for _ in range(3)]
     await asyncio.gather(day1(seen), day1(safe), day1(withdrawn))
     for argv, handle, outcome, by, detail in (
         (
@@ -288,8 +287,8 @@ async def test_each_closing_action_records_who_and_why(dev_env, settings, staff,
 # --------------------------------------------------------------------------------------------
 # Later stages on the fast clock: the home visit and the LA's decision
 # --------------------------------------------------------------------------------------------
-async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker):
-    h = await start(dev_env, settings)
+async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker, start_case):
+    h = await start_one(start_case, dev_env)
     await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
     code, out, err = await cli(
         staff,
@@ -326,12 +325,14 @@ async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker):
 # --------------------------------------------------------------------------------------------
 # The case list, and finding a case
 # --------------------------------------------------------------------------------------------
-async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker):
-    a = await start(dev_env, settings)
+async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker, start_case):
+    a = await start_one(start_case, dev_env)
     upn = a.id.rsplit("-", 1)[1]
-    b = await start(dev_env, settings, urn=OTHER_URN, upn=upn)  # same pupil, another school
-    c = await start(dev_env, settings)
-    d = await start(dev_env, settings)
+    b = await start_case(
+        dev_env.client, (c := a_case(OTHER_URN, upn)), id=c.case_id
+    )  # same pupil, another school
+    c = await start_one(start_case, dev_env)
+    d = await start_one(start_case, dev_env)
     await asyncio.gather(*(day1(x) for x in (a, b, c, d)))
     assert (await cli(staff, "risk", c.id, "--at-risk", "--concern", "other"))[0] == 0
     assert (await cli(staff, "contact", d.id, "--reason", "rang in"))[0] == 0
@@ -398,12 +399,13 @@ async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker
     assert code == 2 and "neither a case ID" in err
 
 
-async def test_no_worker_answering_is_exit_4(dev_env, settings, staff, monkeypatch):
+async def test_no_worker_answering_is_exit_4(dev_env, settings, staff, monkeypatch, start_case):
     """A case whose worker is down: the command says so after a bounded wait, never hangs."""
     monkeypatch.setattr(admin, "QUERY_TIMEOUT", timedelta(seconds=1))
     monkeypatch.setattr(admin, "UPDATE_TIMEOUT", timedelta(seconds=2))
     monkeypatch.setattr(admin, "LIST_QUERY_TIMEOUT", timedelta(seconds=1))
-    h = await start(dev_env, settings, task_queue=f"nobody-{uuid.uuid4()}")
+    case = a_case()
+    h = await start_case(dev_env.client, case, id=case.case_id, task_queue=f"nobody-{uuid.uuid4()}")
     try:
         code, _, err = await cli(staff, "show", h.id)
         assert code == 4 and "is the worker running?" in err, err
