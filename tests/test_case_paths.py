@@ -203,7 +203,7 @@ async def test_no_contact_referral_on_day10_across_bank_holiday(env, settings, s
     ):
         assert field in body
     # Referral on Day 10, counting school days across the bank holiday.
-    dates = []
+    dates: list[date] = []
     d = first
     while len(dates) < 10:
         if d.weekday() < 5 and not is_bank_holiday(d):

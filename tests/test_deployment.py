@@ -245,7 +245,9 @@ def test_requirements_lock_pins_the_runtime_dependencies_and_what_they_need():
 
 def test_dockerfile_runs_the_worker_as_a_non_root_user_from_the_lock():
     text = (ROOT / "Dockerfile").read_text()
-    base = re.search(r"^FROM\s+(\S+)", text, re.M).group(1)
+    found = re.search(r"^FROM\s+(\S+)", text, re.M)
+    assert found, "the Dockerfile has no FROM line"
+    base = found.group(1)
     assert re.match(r"python:3\.11\.\d+-slim", base), base
     assert re.search(r"^USER\s+(?!root|0\b)\S+", text, re.M)
     assert "-r requirements.lock" in text and "--no-deps" in text
@@ -280,7 +282,7 @@ async def test_admin_step_creates_namespace_and_search_attributes_and_reruns(com
     service = dev_env.client.operator_service
     listed = await service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     for key in ALL_KEYS:
-        want = IndexedValueType.Name(key.indexed_value_type)
+        want = f"INDEXED_VALUE_TYPE_{key.indexed_value_type.name}"
         assert IndexedValueType.Name(listed.custom_attributes[key.name]) == want, key.name
     described = await dev_env.client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=namespace)

@@ -7,10 +7,12 @@ The worker, starter.py and admin.py all connect here, so TLS, API keys and the d
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from whereabouts.codec import CodecKeyError, EncryptionCodec, local_keys, parse_keys
@@ -49,7 +51,7 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     if not settings.temporal_tls:
         return False
 
-    def read(path):
+    def read(path: Path | None) -> bytes | None:
         return path.read_bytes() if path else None
 
     return TLSConfig(
@@ -60,7 +62,7 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings, **kwargs) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     try:
         return await Client.connect(
             settings.temporal_address,
@@ -68,7 +70,7 @@ async def connect(settings: Settings, **kwargs) -> Client:
             data_converter=data_converter(settings),
             tls=tls_config(settings),
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
-            **kwargs,
+            runtime=runtime,
         )
     except RuntimeError as exc:
         raise TemporalUnreachable(

@@ -110,7 +110,7 @@ def counts(
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
-        async def wrapper(*args, **kwargs):
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
             result = await fn(*args, **kwargs)
             arg = args[-1] if args else None
             try:
@@ -131,7 +131,7 @@ def counts_failures(name: str) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
-        async def wrapper(*args, **kwargs):
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
             except ApplicationError as exc:

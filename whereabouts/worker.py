@@ -13,6 +13,7 @@ import signal
 import sys
 from datetime import timedelta
 
+from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -35,7 +36,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
+def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from babel.dates import format_date, format_time
@@ -22,6 +23,7 @@ from temporalio import activity
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_all
+from whereabouts.directory import School
 from whereabouts.models import Contact
 from whereabouts.steps import LetterRequest, LetterResult
 from whereabouts.times import LONDON
@@ -116,7 +118,7 @@ class LetterLibrary:
 
     def render(self, languages: list[LetterLanguage], data: dict, printable: bool) -> tuple[str, str, str]:
         """(subject, html, text) of one letter holding each language in turn."""
-        sections = []
+        sections: list[dict[str, Any]] = []
         for lang in languages:
             facts = self.facts(lang, data)
             sections.append(
@@ -221,7 +223,14 @@ class LetterActivities:
             message_ids=ids,
         )
 
-    def office_mail(self, req, school, printed, interpreter, no_holder: bool = False) -> Mail:
+    def office_mail(
+        self,
+        req: LetterRequest,
+        school: School,
+        printed: list[Attachment],
+        interpreter: list[str],
+        no_holder: bool = False,
+    ) -> Mail:
         lines = [f"Day 3 letter for case {req.ref.case_id}: tasks for the attendance office.", ""]
         if no_holder:
             lines += [

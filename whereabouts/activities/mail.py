@@ -84,7 +84,7 @@ def display_name(value: str) -> str:
     return one_line(_UNSAFE_IN_NAME.sub(" ", value))
 
 
-def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at) -> EmailMessage:
+def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at: datetime) -> EmailMessage:
     msg = EmailMessage()
     from_name, from_addr = parseaddr(settings.mail_from)
     msg["From"] = _address(from_name, from_addr)

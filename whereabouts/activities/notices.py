@@ -32,7 +32,7 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _recipients(role: str, school: School, la: LocalAuthority, req: NoticeRequest):
+def _recipients(role: str, school: School, la: LocalAuthority, req: NoticeRequest) -> list[tuple[str, str]]:
     match role:
         case "office":
             return [(f"{school.name} attendance office", str(school.attendance_inbox))]

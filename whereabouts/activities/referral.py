@@ -13,12 +13,13 @@ from temporalio import activity
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_all
+from whereabouts.directory import LocalAuthority, School
 from whereabouts.steps import ReferralRequest
 from whereabouts.times import day, when
 from whereabouts.vocabulary import FLAG_LABELS, LaDecision
 
 
-def referral_text(req: ReferralRequest, school, la) -> str:
+def referral_text(req: ReferralRequest, school: School, la: LocalAuthority) -> str:
     p = req.case.pupil
     a = req.assessment
     lines = [
@@ -60,9 +61,7 @@ def referral_text(req: ReferralRequest, school, la) -> str:
             f"  Booked for {when(req.visit_booking.slot)}; visiting: " + ", ".join(req.visit_booking.staff)
         )
         if req.visit:
-            lines.append(
-                f"  Outcome: {req.visit.outcome.words} (recorded by {req.visit.by})"
-            )
+            lines.append(f"  Outcome: {req.visit.outcome.words} (recorded by {req.visit.by})")
             lines.append(f"  Spoke to: {req.visit.spoke_to or 'nobody recorded'}")
             if req.visit.note:
                 lines.append(f"  Note: {req.visit.note}")

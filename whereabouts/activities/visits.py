@@ -13,6 +13,7 @@ from temporalio import activity
 
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_all
+from whereabouts.directory import Person, School
 from whereabouts.steps import VisitBooking, VisitBookingRequest
 from whereabouts.times import when
 from whereabouts.vocabulary import VisitOutcome
@@ -20,7 +21,7 @@ from whereabouts.vocabulary import VisitOutcome
 VISIT_LENGTH = timedelta(hours=1)
 
 
-def visit_invite(req: VisitBookingRequest, school, staff) -> bytes:
+def visit_invite(req: VisitBookingRequest, school: School, staff: list[Person]) -> bytes:
     cal = Calendar()
     cal.add("prodid", "-//Whereabouts//CME home visit//EN")
     cal.add("version", "2.0")
@@ -45,7 +46,7 @@ def visit_invite(req: VisitBookingRequest, school, staff) -> bytes:
         attendee = vCalAddress(f"mailto:{person.email}")
         attendee.params["cn"] = vText(person.name)
         attendee.params["role"] = vText("REQ-PARTICIPANT")
-        ev.add("attendee", attendee, encode=0)
+        ev.add("attendee", attendee, encode=False)
     cal.add_component(ev)
     return cal.to_ical()
 

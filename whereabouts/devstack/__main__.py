@@ -206,7 +206,8 @@ def main() -> int:
     while not stopping:
         for proc in procs:
             if proc.poll() is not None and not stopping:
-                say(f"process {proc.pid} ({proc.args[0]}) exited with {proc.returncode}; stopping")
+                what = proc.args[-1] if isinstance(proc.args, list) else proc.args
+                say(f"process {proc.pid} ({what!s}) exited with {proc.returncode}; stopping")
                 stop()
                 return 1
         time.sleep(0.5)

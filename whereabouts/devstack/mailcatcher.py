@@ -60,10 +60,10 @@ class MailCatcher:
             finally:
                 with self.lock:
                     self.in_flight.remove(held)
-        raw = envelope.original_content or envelope.content
-        raw = raw if isinstance(raw, bytes) else raw.encode()
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
         msg = email.message_from_bytes(raw, policy=email.policy.default)
-        item = Received(envelope.mail_from, list(envelope.rcpt_tos), msg, raw)
+        item = Received(envelope.mail_from or "", list(envelope.rcpt_tos), msg, raw)
         with self.lock:
             self.received.append(item)
             n = len(self.received)
