@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	sh scripts/ensure-chromium.sh
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -24,7 +25,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

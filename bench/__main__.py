@@ -25,10 +25,12 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from whereabouts.cli.common import first_line
+
 BENCHES = ["bench.case_cost", "bench.start_feed", "bench.carry", "bench.finish"]
 TITLES = {
     "bench.case_cost": "What one case costs Temporal (time-skipping test server, in-process worker)",
-    "bench.start_feed": "Starting: the morning feed, 10,000 rows through starter.feed() (no worker)",
+    "bench.start_feed": "Starting: the morning feed, 10,000 rows through feed() (no worker)",
     "bench.carry": "Carrying: 10,000 open cases waiting on timers, one worker process",
     "bench.finish": "Finishing: parent_responded signal to closed case, 1,000 cases, one worker process",
 }
@@ -64,7 +66,7 @@ async def run() -> int:
             except Exception as exc:
                 traceback.print_exc()
                 figures, failed = {}, True
-                notes[name] = f" **Failed:** {type(exc).__name__}: {_first_line(exc)}."
+                notes[name] = f" **Failed:** {type(exc).__name__}: {first_line(exc)}."
             took = time.monotonic() - started
             if sharing and name == sharing[-1]:
                 await shared.aclose()
@@ -124,11 +126,6 @@ def _software() -> str:
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{package} not installed")
     return ", ".join(versions)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else ""
 
 
 def _cpu_marks() -> tuple[float, float] | None:

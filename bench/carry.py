@@ -14,9 +14,9 @@ its next step.
 How: a local dev server and a real ``python worker.py`` process (``bench/stack.py``), on the real
 school calendar so every case, started today, waits for Day 2. 20 warm-up cases first (templates,
 the mail client and the workflow module are loaded once per worker, not per case), then the rest
-through ``starter.feed()``; when every case has sent its Day 1 prompt and sits on its first timer,
-the worker's resident memory (``/proc/<pid>/status``) is read again. With the default bound of
-10,000 the cache ends exactly full. Prints figures; asserts nothing about time.
+through ``whereabouts.feed.feed()``; when every case has sent its Day 1 prompt and sits on its
+first timer, the worker's resident memory (``/proc/<pid>/status``) is read again. With the
+default bound of 10,000 the cache ends exactly full. Prints figures; asserts nothing about time.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ How: a local dev server and a real ``python worker.py`` process (``bench/stack.p
 ``make bench`` these are the ones ``bench.carry`` leaves running, with its 10,000 cases waiting
 for Day 2 (the worker's cache full): the closes are measured on a worker carrying a full load,
 and the machine's two CPUs are spared starting another thousand. Run alone, it starts 1,020
-synthetic cases through ``starter.feed()`` and waits until they sit on their first timer. 20
-cases are then signalled one at a time (each closed before the next is sent: the latency on an
-idle worker), and 1,000 all at once, at most ``starter.DEFAULT_CONCURRENCY`` signals in flight
-as the feed sends them. Per case the latency is the workflow's close time (from the server)
+synthetic cases through ``whereabouts.feed.feed()`` and waits until they sit on their first
+timer. 20 cases are then signalled one at a time (each closed before the next is sent: the
+latency on an idle worker), and 1,000 all at once, at most ``DEFAULT_CONCURRENCY`` signals in
+flight as the feed sends them. Per case the latency is the workflow's close time (from the server)
 minus the moment its signal was sent. Prints figures; asserts nothing about time.
 """
 
@@ -31,7 +31,7 @@ from temporalio.client import Client
 
 from bench import print_figures
 from bench.stack import Stack, own_or_given, synthetic_rows
-from whereabouts.cli.starter import DEFAULT_CONCURRENCY
+from whereabouts.feed import DEFAULT_CONCURRENCY
 from whereabouts.models import ParentContact
 from whereabouts.vocabulary import CmeOutcome
 from whereabouts.workflows.case import CmeCaseWorkflow

@@ -6,8 +6,8 @@ Why a separate process: the figures that matter for sizing (the worker's residen
 open case, how quickly it closes cases) are only honest for a worker that is alone in its
 process, with nothing of the benchmark's own client, feed or mail server counted against it.
 
-Cases come from ``bench.start_feed.synthetic_feed`` (fictional pupils) through ``starter.feed()``,
-the one door production uses. Nothing here asserts a time.
+Cases come from ``bench.start_feed.synthetic_feed`` (fictional pupils) through
+``whereabouts.feed.feed()``, the one door production uses. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.start_feed import synthetic_feed
-from whereabouts.cli.starter import feed
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
-from whereabouts.feed import FeedRow, parse_feed
+from whereabouts.feed import COLUMNS, Feed, FeedRow, feed, read_feed
 from whereabouts.search import ALL_KEYS
 from whereabouts.settings import Settings
 from whereabouts.times import LONDON
@@ -115,8 +114,10 @@ class Stack:
 
     # --- cases ----------------------------------------------------------------------------
     async def start_cases(self, rows: Sequence[FeedRow]) -> tuple[list[str], float]:
-        """Open a case per row through ``starter.feed()``; their IDs and the seconds it took."""
-        report = await feed(self.client, list(rows), self.settings)
+        """Open a case per row through ``feed()``; their IDs and the seconds it took."""
+        report = await feed(
+            self.client, Feed(format="csv", columns=list(COLUMNS), rows=list(rows)), self.settings
+        )
         if len(report.started) != len(rows):
             raise RuntimeError(f"feed started {len(report.started)} of {len(rows)}: {report.counts()}")
         return [r.case_id for r in report.started], report.seconds
@@ -176,10 +177,10 @@ def synthetic_rows(count: int) -> list[FeedRow]:
     Today (London) on the real school calendar: Day 2 is the next school day at 09:00, always
     in the future, so every case waits on its timer instead of walking on.
     """
-    rows, rejects = parse_feed(synthetic_feed(count, today_london()), directory=load_directory(DIRECTORY))
-    if rejects:
-        raise RuntimeError(f"synthetic feed rejected: {rejects[:3]}")
-    return rows
+    checked = read_feed(synthetic_feed(count, today_london()), directory=load_directory(DIRECTORY))
+    if checked.rejects:
+        raise RuntimeError(f"synthetic feed rejected: {checked.rejects[:3]}")
+    return checked.rows
 
 
 def own_or_given(stack: Stack | None, label: str) -> contextlib.AbstractAsyncContextManager[Stack]:

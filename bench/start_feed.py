@@ -1,4 +1,4 @@
-"""How fast the morning feed opens cases: a synthetic 10,000-row feed through ``starter.feed()``,
+"""How fast the morning feed opens cases: a synthetic 10,000-row feed through ``feed()``,
 beside a one-line workflow started the same way (same options, same concurrency, same client).
 
     python bench/start_feed.py [ROWS]        or as part of ``make bench``
@@ -87,7 +87,7 @@ async def _one_line_starts(client, settings, rows: int, prefix: str, describe_fi
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
     from temporalio.service import RPCError
 
-    from whereabouts.cli.starter import DEFAULT_CONCURRENCY
+    from whereabouts.feed import DEFAULT_CONCURRENCY
 
     gate = asyncio.Semaphore(DEFAULT_CONCURRENCY)
 
@@ -119,10 +119,9 @@ async def main(rows: int = ROWS) -> dict[str, float | int | str]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from whereabouts.cli.starter import DEFAULT_CONCURRENCY, feed
     from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
     from whereabouts.directory import load_directory
-    from whereabouts.feed import parse_feed
+    from whereabouts.feed import DEFAULT_CONCURRENCY, feed, read_feed
     from whereabouts.search import ALL_KEYS
     from whereabouts.settings import Settings
 
@@ -146,13 +145,13 @@ async def main(rows: int = ROWS) -> dict[str, float | int | str]:
         client = env.client
         text = synthetic_feed(rows, date.today() - timedelta(days=1))
         began = time.perf_counter()
-        good, rejects = parse_feed(text, directory=load_directory(settings.directory_path))
+        checked = read_feed(text, directory=load_directory(settings.directory_path))
         parse_s = time.perf_counter() - began
-        assert not rejects, rejects[:3]
+        assert not checked.rejects, checked.rejects[:3]
 
         await _one_line_starts(client, settings, WARM_UP, "warm-up", describe_first=False)
         one_line_s = await _one_line_starts(client, settings, rows, "one-line", describe_first=False)
-        report = await feed(client, (good, rejects), settings)
+        report = await feed(client, checked, settings)
         if len(report.started) != rows:
             print(f"  note: feed started {len(report.started)} of {rows}: {report.counts()}")
         feed_s = report.seconds

@@ -1,4 +1,4 @@
-"""The morning feed (starter.py, whereabouts/feed.py): marks in, cases started, rejects out.
+"""The morning feed (starter.py, whereabouts/feed/): marks in, cases started, rejects out.
 
 Against the real dev server with a real worker on the real school calendar, so started cases
 sit at Day 1 while the test looks at them, and a present mark closes one for real. Reading and
@@ -16,19 +16,30 @@ import os
 import socket
 import sys
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest_asyncio
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from tests.conftest import ROOT, STARTED, TEST_DIRECTORY, close_started
+from tests.conftest import ROOT, STARTED, TEST_DIRECTORY, close_started, until
 from tests.factories import TEST_URN, make_upn
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import starter
 from whereabouts.directory import load_directory
-from whereabouts.feed import COLUMNS, REJECT_COLUMNS, FeedUnreadable, decode, parse_feed, read_feed
+from whereabouts.feed import (
+    COLUMNS,
+    REJECT_COLUMNS,
+    FeedReport,
+    FeedUnreadable,
+    RowRef,
+    decode,
+    feed,
+    parse_feed,
+    read_feed,
+)
 from whereabouts.models import CaseResult
 from whereabouts.vocabulary import CmeOutcome
 from whereabouts.worker import build_worker
@@ -81,15 +92,15 @@ def csv_text(rows: list[dict], newline: str = "\n") -> str:
     return buf.getvalue()
 
 
-def track(report: starter.FeedReport | dict, client) -> None:
+def track(report: FeedReport | dict, client) -> None:
     """Cases the feed started are terminated when the test ends."""
-    started = report.started if isinstance(report, starter.FeedReport) else report["started"]
+    started = report.started if isinstance(report, FeedReport) else report["started"]
     for ref in started:
-        case = ref.case_id if isinstance(ref, starter.RowRef) else ref["case_id"]
+        case = ref.case_id if isinstance(ref, RowRef) else ref["case_id"]
         STARTED.append(client.get_workflow_handle(case))
 
 
-def rows_of(report: starter.FeedReport) -> dict[str, list[int]]:
+def rows_of(report: FeedReport) -> dict[str, list[int]]:
     return {
         k: [r.row for r in getattr(report, k)]
         for k in ("started", "already_open", "already_handled", "closed_as_seen", "deferred")
@@ -246,9 +257,7 @@ async def test_mixed_feed_then_the_same_feed_again(dev_env, settings, case_worke
     client = dev_env.client
     a, b, c, d, e = (new_upn() for _ in range(5))
     # B's case opened yesterday.
-    before = await starter.feed(
-        client, parse_feed(csv_text([row(b, on=YESTERDAY)]), directory=DIRECTORY), settings
-    )
+    before = await feed(client, read_feed(csv_text([row(b, on=YESTERDAY)]), directory=DIRECTORY), settings)
     track(before, client)
     assert rows_of(before)["started"] == [2]
 
@@ -265,7 +274,7 @@ async def test_mixed_feed_then_the_same_feed_again(dev_env, settings, case_worke
         row(new_upn(), attendance_date="2026-02-30"),  # 11: no such day
     ]
     text = csv_text(mixed)
-    first = await starter.feed(client, parse_feed(text, directory=DIRECTORY), settings)
+    first = await feed(client, read_feed(text, directory=DIRECTORY), settings)
     track(first, client)
     assert rows_of(first) == {
         "started": [2, 5],
@@ -295,13 +304,19 @@ async def test_mixed_feed_then_the_same_feed_again(dev_env, settings, case_worke
     )
     assert result.outcome is CmeOutcome.CHILD_SEEN
     assert any(f"present mark / on {TODAY} PM" == (x.detail or "") for x in result.chronology)
-    # B's case noted today's mark once.
+    # B's case noted today's mark once. B opened yesterday, so its steps due since then run now:
+    # read its chronology once it waits on a step still ahead.
+    await until(
+        client.get_workflow_handle(f"cme-{TEST_URN}-{b}"),
+        lambda s: s.next_action_at is not None and s.next_action_at > datetime.now(UTC),
+        "B waiting on a step ahead",
+    )
     chron_b = await chronology(client, f"cme-{TEST_URN}-{b}")
     chron_a = await chronology(client, case_a)
     assert chron_b.count("MIS: still absent (code N)") == 1
 
     # The same feed again changes nothing.
-    again = await starter.feed(client, parse_feed(text, directory=DIRECTORY), settings)
+    again = await feed(client, read_feed(text, directory=DIRECTORY), settings)
     track(again, client)
     assert rows_of(again) == {
         "started": [],
@@ -320,7 +335,7 @@ async def test_seen_then_absent_again_in_one_feed_is_a_new_case(dev_env, setting
     f = new_upn()
     rows = [row(f, on=YESTERDAY), row(f, "/", on=TODAY, session="AM"), row(f, on=TODAY, session="PM")]
     text = csv_text(rows)
-    report = await starter.feed(client, parse_feed(text, directory=DIRECTORY), settings)
+    report = await feed(client, read_feed(text, directory=DIRECTORY), settings)
     track(report, client)
     assert rows_of(report) | {"ignored": report.ignored} == {
         "started": [2, 4],
@@ -333,7 +348,7 @@ async def test_seen_then_absent_again_in_one_feed_is_a_new_case(dev_env, setting
     desc = await client.get_workflow_handle(f"cme-{TEST_URN}-{f}").describe()
     assert (await desc.memo()) == {"first_day_absent": TODAY.isoformat(), "first_session": "PM"}
     # Fed again: yesterday's N and this morning's mark belong to the closed episode.
-    again = await starter.feed(client, parse_feed(text, directory=DIRECTORY), settings)
+    again = await feed(client, read_feed(text, directory=DIRECTORY), settings)
     assert rows_of(again)["already_handled"] == [2] and rows_of(again)["already_open"] == [4]
     assert again.ignored == {"/": 1} and not again.started
 
@@ -356,9 +371,9 @@ class _FailingClient:
 
 async def test_temporal_lost_mid_feed_reports_what_went_in(dev_env, settings, case_worker):
     rows = [row(new_upn()) for _ in range(6)]
-    report = await starter.feed(
-        _FailingClient(dev_env.client, ok=2),
-        parse_feed(csv_text(rows), directory=DIRECTORY),
+    report = await feed(
+        cast(Client, _FailingClient(dev_env.client, ok=2)),  # only what feed() calls, failing on cue
+        read_feed(csv_text(rows), directory=DIRECTORY),
         settings,
         concurrency=1,
     )

@@ -19,7 +19,10 @@ from temporalio.client import Client
 
 from whereabouts.codec import CodecKeyError
 from whereabouts.connect import TemporalUnreachable, connect
+from whereabouts.errors import first_line
 from whereabouts.settings import Settings, get_settings
+
+__all__ = ["CommandError", "exit_now", "first_line", "load_settings", "open_client", "run_main"]
 
 INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
@@ -30,12 +33,6 @@ class CommandError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an error's message (its type when it has none), at most ``limit`` long."""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:limit]
 
 
 def load_settings(bad_setup: int) -> Settings:

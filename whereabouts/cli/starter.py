@@ -12,379 +12,51 @@ Exit codes: 0 all rows taken, 1 some rows rejected (or to feed again, or a feed 
 its complete rows went in), 2 a feed (or the school directory) could not be read, 3 Temporal
 unreachable or refusing: the report says which rows went in before that.
 
-``feed()`` is the part an HTTP endpoint or a folder watcher reuses: it takes a Temporal client
-and checked rows (``whereabouts.feed.parse_feed``) and returns a ``FeedReport``. Nothing here
-logs or prints a name, address or phone number: rows are named by their number and case ID.
+This is only the command: the files, the terminal and the exit code. The work is the library's,
+``whereabouts.feed``: ``read_feed`` checks a feed and ``feed()`` takes it to Temporal and
+returns a ``FeedReport``, which an HTTP endpoint or a folder watcher calls just the same.
+Nothing here logs or prints a name, address or phone number: rows are named by their number and
+case ID.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
-from whereabouts.cli.common import exit_now
-from whereabouts.codec import CodecKeyError
-from whereabouts.connect import TemporalUnreachable, connect
-from whereabouts.directory import DirectoryError, load_directory
+from whereabouts.cli.common import CommandError, exit_now, load_settings, open_client, run_main
+from whereabouts.directory import Directory, DirectoryError, load_directory
 from whereabouts.feed import (
+    EXIT_UNREACHABLE,
+    EXIT_UNREADABLE,
     MAX_FEED_BYTES,
-    SESSIONS,
     Feed,
-    FeedRow,
+    FeedReport,
     FeedUnreadable,
-    Reject,
     decode,
-    parse_feed,
+    feed,
     read_feed,
     write_rejects,
 )
-from whereabouts.models import ChildSeen, FeedStamp
-from whereabouts.settings import Settings, get_settings
-from whereabouts.times import LONDON
-from whereabouts.workflows.case import CmeCaseWorkflow
+from whereabouts.settings import Settings
 
-__all__ = ["FeedReport", "feed", "main", "parse_feed", "run"]
+__all__ = ["console_main", "main", "run"]
 
-# Starts in flight at once: enough to keep a local or remote frontend busy, few enough that a
-# 10,000-row feed does not open 10,000 requests and trip the server's rate limits.
-DEFAULT_CONCURRENCY = 64
-# A pupil seen and then absent again in one feed needs the first case closed (by the worker)
-# before the second can start; wait this long, then ask for the row to be fed again.
-CLOSE_WAIT_SECONDS = 5.0
 PROGRESS_ROWS = 200
-SEEN_BY = "MIS feed"
-UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+INTERRUPTED = "interrupted; feed the file again: rows already in are recognised"
+
+Say = Callable[[str], None]
+Read = tuple[str, Feed, FeedReport]  # a feed read: its source, what was in it, its report so far
 
 
-# --------------------------------------------------------------------------------------------
-# The report
-# --------------------------------------------------------------------------------------------
-class RowRef(BaseModel):
-    row: int
-    case_id: str
-
-
-class FailedRow(RowRef):
-    error: str
-
-
-class RejectRef(BaseModel):
-    """A rejected row as the report shows it: no value, so no personal data on the terminal."""
-
-    row: int
-    field: str
-    reason: str
-
-
-class FeedReport(BaseModel):
-    """What one feed did. Lists name rows (1-based, as in the rejects file) and case IDs."""
-
-    feed: str = "feed"
-    rows: int = 0
-    dry_run: bool = False
-    unreadable: str | None = None
-    cut_short: str | None = Field(
-        default=None, description="the file ends early: its complete rows are in, the rest is missing"
-    )
-    codes: dict[str, int] = Field(default_factory=dict, description="valid rows by attendance code")
-    started: list[RowRef] = Field(default_factory=list)
-    already_open: list[RowRef] = Field(default_factory=list)
-    already_handled: list[RowRef] = Field(default_factory=list)
-    closed_as_seen: list[RowRef] = Field(default_factory=list)
-    ignored: dict[str, int] = Field(default_factory=dict, description="rows left alone, by code")
-    rejected: list[RejectRef] = Field(default_factory=list)
-    rejects_file: str | None = None
-    deferred: list[RowRef] = Field(default_factory=list, description="feed these rows again shortly")
-    failed: list[FailedRow] = Field(default_factory=list, description="Temporal refused these rows")
-    not_done: list[int] = Field(default_factory=list, description="rows not tried: Temporal unreachable")
-    unreachable: str | None = None
-    seconds: float = 0.0
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "rows": self.rows,
-            "started": len(self.started),
-            "already_open": len(self.already_open),
-            "already_handled": len(self.already_handled),
-            "closed_as_seen": len(self.closed_as_seen),
-            "ignored": sum(self.ignored.values()),
-            "rejected": len(self.rejected),
-            "deferred": len(self.deferred),
-            "failed": len(self.failed),
-            "not_done": len(self.not_done),
-        }
-
-    def exit_code(self) -> int:
-        if self.unreachable or self.failed or self.not_done:
-            return 3
-        if self.unreadable:
-            return 2
-        if self.rejected or self.deferred or self.cut_short:
-            return 1
-        return 0
-
-
-# --------------------------------------------------------------------------------------------
-# Feeding rows to Temporal
-# --------------------------------------------------------------------------------------------
-class _Pupil:
-    """What this feed has already done to one pupil's case, as their marks go by in order."""
-
-    def __init__(self) -> None:
-        self.seen_signalled = False
-
-
-async def feed(
-    client: Client,
-    rows: Sequence[FeedRow] | tuple[Sequence[FeedRow], Sequence[Reject]] | Feed,
-    settings: Settings,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    progress: Callable[[int, int], None] | None = None,
-    name: str = "feed",
-) -> FeedReport:
-    """Start, mark or close cases for checked rows; never raises for Temporal trouble.
-
-    ``rows``: ``FeedRow`` objects, the ``(rows, rejects)`` pair ``parse_feed`` returns, or a
-    ``Feed``; rejects passed in are listed in the report. One pupil's marks are handled in the
-    order they happened (date, then AM before PM), different pupils concurrently, at most
-    ``concurrency`` requests at once. If Temporal becomes unreachable the report's
-    ``unreachable`` says why, ``started`` holds what went in, and ``not_done`` what did not;
-    feeding the same rows again later is safe.
-    """
-    began = time.monotonic()
-    rejects: Sequence[Reject] = ()
-    cut_short = None
-    if isinstance(rows, Feed):
-        rows, rejects, cut_short = rows.rows, rows.rejects, rows.cut_short
-    elif isinstance(rows, tuple) and len(rows) == 2 and not isinstance(rows[0], FeedRow):
-        rows, rejects = rows
-    report = FeedReport(
-        feed=name,
-        rows=len(rows) + len(rejects),
-        cut_short=cut_short,
-        rejected=[RejectRef(row=r.row, field=r.field, reason=r.reason) for r in rejects],
-    )
-    report.codes = dict(Counter(r.attendance_code for r in rows))
-    ignored: Counter[str] = Counter()
-    pupils: dict[str, list[FeedRow]] = {}
-    for row in rows:
-        if row.starts_case or row.is_present:
-            pupils.setdefault(row.case_id, []).append(row)
-        else:
-            ignored[row.attendance_code] += 1
-
-    total = len(rows)
-    done = total - sum(len(v) for v in pupils.values())
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one_pupil(marks: list[FeedRow]) -> None:
-        nonlocal done
-        pupil = _Pupil()
-        for row in sorted(marks, key=lambda r: r.order):
-            async with gate:
-                if report.unreachable:
-                    report.not_done.append(row.row)
-                else:
-                    try:
-                        await _handle_row(client, settings, row, pupil, report, ignored)
-                    except RPCError as exc:
-                        if exc.status in UNREACHABLE:
-                            report.unreachable = report.unreachable or _first_line(exc)
-                            report.not_done.append(row.row)
-                        else:
-                            report.failed.append(_failed(row, exc))
-                    except Exception as exc:  # one row's surprise must not stop the others
-                        report.failed.append(_failed(row, exc))
-            done += 1
-            if progress:
-                progress(done, total)
-
-    if progress:
-        progress(done, total)
-    await asyncio.gather(*(one_pupil(marks) for marks in pupils.values()))
-    report.ignored = dict(sorted(ignored.items()))
-    for name_ in ("started", "already_open", "already_handled", "closed_as_seen", "deferred", "failed"):
-        getattr(report, name_).sort(key=lambda r: r.row)
-    report.not_done.sort()
-    report.seconds = round(time.monotonic() - began, 3)
-    return report
-
-
-async def _handle_row(
-    client: Client,
-    settings: Settings,
-    row: FeedRow,
-    pupil: _Pupil,
-    report: FeedReport,
-    ignored: Counter[str],
-) -> None:
-    handle = client.get_workflow_handle(row.case_id)
-    ref = RowRef(row=row.row, case_id=row.case_id)
-    if row.is_present:
-        await _present(handle, row, ref, pupil, report, ignored)
-    else:
-        await _absent(client, settings, handle, row, ref, pupil, report)
-
-
-async def _absent(
-    client: Client,
-    settings: Settings,
-    handle: WorkflowHandle,
-    row: FeedRow,
-    ref: RowRef,
-    pupil: _Pupil,
-    report: FeedReport,
-) -> None:
-    """N: start a case, or note the mark in the open one, or leave a closed episode closed."""
-    stamp = FeedStamp(attendance_date=row.attendance_date, session=row.session, attendance_code="N")
-    for _ in range(3):  # the case can change under us (started or closed elsewhere): decide again
-        desc = await _describe(handle)
-        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING and pupil.seen_signalled:
-            # Seen earlier in this feed, absent again later: a new episode once the old one closes.
-            desc = await _wait_closed(handle)
-            if desc is None or desc.status == WorkflowExecutionStatus.RUNNING:
-                report.deferred.append(ref)
-                return
-        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
-            first_day, _ = await _first_mark(desc)
-            if row.attendance_date < first_day:
-                # Before this case began: an earlier episode's mark (e.g. a re-fed old file).
-                report.already_handled.append(ref)
-                return
-            try:
-                await handle.signal(CmeCaseWorkflow.feed_mark, stamp)
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:
-                    continue
-                raise
-            report.already_open.append(ref)
-            return
-        if desc is not None:
-            first_day, _ = await _first_mark(desc)
-            if first_day >= row.attendance_date:
-                report.already_handled.append(ref)
-                return
-        try:
-            await client.start_workflow(
-                CmeCaseWorkflow.run,
-                row.to_case(),
-                id=row.case_id,
-                task_queue=settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=f"CME case: school URN {row.school_urn}",
-                memo=_memo(row),
-            )
-        except WorkflowAlreadyStartedError:
-            continue  # started a moment ago by someone else: it is open, so note the mark in it
-        pupil.seen_signalled = False
-        report.started.append(ref)
-        return
-    raise RuntimeError("the case kept changing while the row was handled; feed the row again")
-
-
-def _memo(row: FeedRow) -> dict[str, str]:
-    """Read back by the next feed: which episode this case is (see ``_first_mark``)."""
-    return {"first_day_absent": row.attendance_date.isoformat(), "first_session": row.session or ""}
-
-
-async def _present(
-    handle: WorkflowHandle,
-    row: FeedRow,
-    ref: RowRef,
-    pupil: _Pupil,
-    report: FeedReport,
-    ignored: Counter[str],
-) -> None:
-    """A present mark after the case's first absence closes it: the child has been seen."""
-    desc = await _describe(handle)
-    if desc is None or desc.status != WorkflowExecutionStatus.RUNNING or pupil.seen_signalled:
-        ignored[row.attendance_code] += 1
-        return
-    first_day, first_session = await _first_mark(desc)
-    later = row.attendance_date > first_day or (
-        row.attendance_date == first_day and first_session == "AM" and row.session == "PM"
-    )
-    if not later:
-        # Present before (or, sessions unknown, on) the day the absence began: an earlier mark,
-        # e.g. a re-fed old file, says nothing about the child since.
-        ignored[row.attendance_code] += 1
-        return
-    where = f"present mark {row.attendance_code} on {row.attendance_date} {row.session or ''}".strip()
-    try:
-        await handle.signal(CmeCaseWorkflow.child_seen, ChildSeen(by=SEEN_BY, where=where))
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        ignored[row.attendance_code] += 1
-        return
-    pupil.seen_signalled = True
-    report.closed_as_seen.append(ref)
-
-
-async def _describe(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
-    """The latest run with this case ID, open or closed; None if the pupil never had a case."""
-    try:
-        return await handle.describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-async def _first_mark(desc: WorkflowExecutionDescription) -> tuple[date, str]:
-    """The first day (and session) of absence a case was started for, from its memo.
-
-    A case started without the memo (by hand, or before this starter) counts from the day it
-    was started, in school time.
-    """
-    memo = await desc.memo()
-    try:
-        first = date.fromisoformat(str(memo["first_day_absent"]))
-    except (KeyError, ValueError):
-        first = desc.start_time.astimezone(LONDON).date()
-    session = str(memo.get("first_session") or "")
-    return first, session if session in SESSIONS else ""
-
-
-async def _wait_closed(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
-    deadline = time.monotonic() + CLOSE_WAIT_SECONDS
-    desc = await _describe(handle)
-    while desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
-        if time.monotonic() > deadline:
-            return desc
-        await asyncio.sleep(0.2)
-        desc = await _describe(handle)
-    return desc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
-
-def _failed(row: FeedRow, exc: BaseException) -> FailedRow:
-    return FailedRow(row=row.row, case_id=row.case_id, error=f"{type(exc).__name__}: {_first_line(exc)}")
-
-
-# --------------------------------------------------------------------------------------------
-# The command
-# --------------------------------------------------------------------------------------------
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="starter.py",
@@ -419,23 +91,24 @@ def _default_rejects(source: str) -> Path:
 def _read(source: str, stdin: TextIO | None) -> bytes:
     """The feed's bytes, at most ``MAX_FEED_BYTES``: a wrong file (a disk image, a video) is
     refused before it is read into memory, not after."""
-    too_big = FeedUnreadable(
-        f"larger than {MAX_FEED_BYTES // 2**20} MB: far more than a morning's attendance marks; "
-        "is it the right file?"
-    )
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin
         buffer = getattr(stream, "buffer", None)
         data = buffer.read(MAX_FEED_BYTES + 1) if buffer is not None else stream.read().encode("utf-8")
-        if len(data) > MAX_FEED_BYTES:
-            raise too_big
-        return data
+    else:
+        data = _read_file(Path(source))
+    if len(data) > MAX_FEED_BYTES:
+        raise FeedUnreadable(
+            f"larger than {MAX_FEED_BYTES // 2**20} MB: far more than a morning's attendance marks; "
+            "is it the right file?"
+        )
+    return data
+
+
+def _read_file(path: Path) -> bytes:
     try:
-        with Path(source).open("rb") as fh:
-            data = fh.read(MAX_FEED_BYTES + 1)
-        if len(data) > MAX_FEED_BYTES:
-            raise too_big
-        return data
+        with path.open("rb") as fh:
+            return fh.read(MAX_FEED_BYTES + 1)
     except FileNotFoundError:
         raise FeedUnreadable("no such file") from None
     except IsADirectoryError:
@@ -542,69 +215,19 @@ async def run(
         err.flush()
 
     try:
-        settings = settings or get_settings()
-    except Exception as exc:  # pydantic ValidationError from the environment
-        say(f"settings: {_first_line(exc)}")
-        return 2
-    try:
-        directory = load_directory(settings.directory_path)
-    except DirectoryError as exc:
-        say(f"cannot check URNs: {exc}")
-        return 2
-
-    reports: list[FeedReport] = []
-    feeds: list[tuple[str, Feed, FeedReport]] = []
-    for source in args.feeds:
-        label = _label(source)
-        report = FeedReport(feed=label, dry_run=args.dry_run)
-        reports.append(report)
+        settings = settings or load_settings(EXIT_UNREADABLE)
         try:
-            parsed = read_feed(decode(_read(source, stdin)), directory=directory)
-        except (FeedUnreadable, RecursionError) as exc:
-            report.unreadable = str(exc) if isinstance(exc, FeedUnreadable) else "JSON nested too deeply"
-            say(f"{label}: not read: {report.unreadable}")
-            continue
-        report.rows = parsed.size
-        report.cut_short = parsed.cut_short
-        if parsed.cut_short:
-            say(f"{label}: {parsed.cut_short}")
-        report.codes = dict(Counter(r.attendance_code for r in parsed.rows))
-        report.rejected = [RejectRef(row=r.row, field=r.field, reason=r.reason) for r in parsed.rejects]
-        if parsed.unknown_columns:
-            shown = [c if len(c) <= 40 else f"{c[:40]}..." for c in parsed.unknown_columns[:10]]
-            more = f" and {len(parsed.unknown_columns) - 10} more" if len(parsed.unknown_columns) > 10 else ""
-            say(f"{label}: columns ignored (not part of the feed): {', '.join(shown)}{more}")
-        feeds.append((source, parsed, report))
-
-    _write_all_rejects(args.rejects, feeds, say)
-
-    todo = [(s, f, r) for s, f, r in feeds if f.rows]
-    if not args.dry_run and todo:
-        try:
-            client = await connect(settings)
-        except TemporalUnreachable as exc:
-            say(str(exc))
-            for _, parsed, report in todo:
-                report.unreachable = str(exc)
-                report.not_done = sorted(r.row for r in parsed.rows)
-            client = None
-        except CodecKeyError as exc:
-            say(f"cannot start: {exc}")
-            return 2
-        for source, parsed, report in todo if client else ():
-            label = _label(source)
-            if any(r.unreachable for r in reports):
-                report.unreachable = "not tried: Temporal became unreachable on an earlier feed"
-                report.not_done = sorted(r.row for r in parsed.rows)
-                continue
-            show = err.isatty() and len(parsed.rows) > PROGRESS_ROWS
-            done = await feed(client, parsed, settings, progress=_Progress(err, label) if show else None)
-            done.feed, done.dry_run, done.rejects_file = label, False, report.rejects_file
-            reports[reports.index(report)] = done
-            if done.unreachable:
-                say(f"{label}: Temporal became unreachable: {done.unreachable}")
-            for f in done.failed[:5]:
-                say(f"{label}: row {f.row} ({f.case_id}) not taken: {f.error}")
+            directory = load_directory(settings.directory_path)
+        except DirectoryError as exc:
+            raise CommandError(EXIT_UNREADABLE, f"cannot check URNs: {exc}") from None
+        reports, feeds = _read_all(args.feeds, args.dry_run, directory, stdin, say)
+        _write_all_rejects(args.rejects, feeds, say)
+        todo = [item for item in feeds if item[1].rows]
+        if not args.dry_run and todo:
+            await _feed_all(settings, todo, reports, err, say)
+    except CommandError as exc:
+        say(str(exc))
+        return exc.code
 
     code = max((r.exit_code() for r in reports), default=0)
     if args.json:
@@ -624,12 +247,73 @@ async def run(
     return code
 
 
-def _write_all_rejects(target: Path | None, feeds: list[tuple[str, Feed, FeedReport]], say) -> None:
+def _read_all(
+    sources: Sequence[str], dry_run: bool, directory: Directory, stdin: TextIO | None, say: Say
+) -> tuple[list[FeedReport], list[Read]]:
+    """Every feed read and checked, in order: a report for each, and the ones that could be read."""
+    reports: list[FeedReport] = []
+    feeds: list[Read] = []
+    for source in sources:
+        label = _label(source)
+        try:
+            parsed = read_feed(decode(_read(source, stdin)), directory=directory)
+        except (FeedUnreadable, RecursionError) as exc:
+            why = str(exc) if isinstance(exc, FeedUnreadable) else "JSON nested too deeply"
+            reports.append(FeedReport(feed=label, dry_run=dry_run, unreadable=why))
+            say(f"{label}: not read: {why}")
+            continue
+        report = FeedReport.of(parsed, name=label, dry_run=dry_run)
+        reports.append(report)
+        if parsed.cut_short:
+            say(f"{label}: {parsed.cut_short}")
+        if parsed.unknown_columns:
+            shown = [c if len(c) <= 40 else f"{c[:40]}..." for c in parsed.unknown_columns[:10]]
+            more = f" and {len(parsed.unknown_columns) - 10} more" if len(parsed.unknown_columns) > 10 else ""
+            say(f"{label}: columns ignored (not part of the feed): {', '.join(shown)}{more}")
+        feeds.append((source, parsed, report))
+    return reports, feeds
+
+
+async def _feed_all(
+    settings: Settings, todo: list[Read], reports: list[FeedReport], err: TextIO, say: Say
+) -> None:
+    """Each feed's rows to Temporal, its report replaced by what ``feed()`` did. Unreachable,
+    every feed not done yet says so; any other trouble connecting is a ``CommandError``."""
+    try:
+        client = await open_client(settings, unreachable=EXIT_UNREACHABLE, bad_setup=EXIT_UNREADABLE)
+    except CommandError as exc:
+        if exc.code != EXIT_UNREACHABLE:
+            raise
+        say(str(exc))
+        for _, parsed, report in todo:
+            report.unreachable = str(exc)
+            report.not_done = sorted(r.row for r in parsed.rows)
+        return
+    for source, parsed, report in todo:
+        if any(r.unreachable for r in reports):
+            report.unreachable = "not tried: Temporal became unreachable on an earlier feed"
+            report.not_done = sorted(r.row for r in parsed.rows)
+            continue
+        done = await _feed_one(client, settings, _label(source), parsed, err)
+        done.rejects_file = report.rejects_file
+        reports[next(i for i, r in enumerate(reports) if r is report)] = done
+        if done.unreachable:
+            say(f"{done.feed}: Temporal became unreachable: {done.unreachable}")
+        for f in done.failed[:5]:
+            say(f"{done.feed}: row {f.row} ({f.case_id}) not taken: {f.error}")
+
+
+async def _feed_one(client: Client, settings: Settings, label: str, parsed: Feed, err: TextIO) -> FeedReport:
+    show = err.isatty() and len(parsed.rows) > PROGRESS_ROWS
+    return await feed(client, parsed, settings, progress=_Progress(err, label) if show else None, name=label)
+
+
+def _write_all_rejects(target: Path | None, feeds: list[Read], say: Say) -> None:
     """Rejects go where a person will look; a file left from an earlier run is emptied, so it
     never lists rows that have since gone in. Feeds sharing a file (``--rejects``, or the same
     default name: ``today.csv`` and ``today.json``) get a ``reject_feed`` column, as row numbers
     are per feed."""
-    groups: dict[Path, list[tuple[str, Feed, FeedReport]]] = {}
+    groups: dict[Path, list[Read]] = {}
     for item in feeds:
         groups.setdefault(target or _default_rejects(item[0]), []).append(item)
     for path, items in groups.items():
@@ -646,11 +330,7 @@ def _write_all_rejects(target: Path | None, feeds: list[tuple[str, Feed, FeedRep
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return asyncio.run(run(argv))
-    except KeyboardInterrupt:
-        print("starter: interrupted; feed the file again: rows already in are recognised", file=sys.stderr)
-        return 130
+    return run_main("starter", lambda: run(argv), interrupted=INTERRUPTED)
 
 
 def console_main() -> None:

@@ -1,0 +1,268 @@
+"""Feeding checked rows to Temporal: each mark started, noted in or closing its pupil's case.
+
+This is the one place a case is started from a feed, so the rules that keep feeding repeatable
+live here and nowhere else: the case ID is the pupil's (``cme-<URN>-<UPN>``), so a row fed twice
+finds the case it started; the memo says which episode a case is, so yesterday's file fed again
+is told from a new absence; one pupil's marks go in the order they happened (date, then AM before
+PM) while different pupils go concurrently, with a bound. Temporal trouble never raises: the
+report says which rows went in before it, and feeding the same rows again later is safe, which
+is what lets ``starter.py``, an HTTP endpoint and a folder watcher all answer any failure with
+"feed it again".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from whereabouts.errors import first_line
+from whereabouts.feed.checked import Feed
+from whereabouts.feed.columns import SESSIONS
+from whereabouts.feed.report import FailedRow, FeedReport, RowRef
+from whereabouts.feed.row import FeedRow
+from whereabouts.models import ChildSeen, FeedStamp
+from whereabouts.settings import Settings
+from whereabouts.times import LONDON
+from whereabouts.workflows.case import CmeCaseWorkflow
+
+# Starts in flight at once: enough to keep a local or remote frontend busy, few enough that a
+# 10,000-row feed does not open 10,000 requests and trip the server's rate limits.
+DEFAULT_CONCURRENCY = 64
+# A pupil seen and then absent again in one feed needs the first case closed (by the worker)
+# before the second can start; wait this long, then ask for the row to be fed again.
+CLOSE_WAIT_SECONDS = 5.0
+SEEN_BY = "MIS feed"
+_UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+class _Pupil:
+    """What this feed has already done to one pupil's case, as their marks go by in order."""
+
+    def __init__(self) -> None:
+        self.seen_signalled = False
+
+
+async def feed(
+    client: Client,
+    checked: Feed,
+    settings: Settings,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Callable[[int, int], None] | None = None,
+    name: str = "feed",
+) -> FeedReport:
+    """Start, mark or close cases for a checked feed's rows; never raises for Temporal trouble.
+
+    ``checked`` is a ``Feed`` as ``read_feed`` returns it: its rejects (and where it was cut
+    short) are listed in the report beside what its rows did. One pupil's marks are handled in
+    the order they happened (date, then AM before PM), different pupils concurrently, at most
+    ``concurrency`` requests at once. If Temporal becomes unreachable the report's
+    ``unreachable`` says why, ``started`` holds what went in, and ``not_done`` what did not;
+    feeding the same rows again later is safe.
+    """
+    began = time.monotonic()
+    rows = checked.rows
+    report = FeedReport.of(checked, name=name)
+    ignored: Counter[str] = Counter()
+    pupils: dict[str, list[FeedRow]] = {}
+    for row in rows:
+        if row.starts_case or row.is_present:
+            pupils.setdefault(row.case_id, []).append(row)
+        else:
+            ignored[row.attendance_code] += 1
+
+    total = len(rows)
+    done = total - sum(len(v) for v in pupils.values())
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one_pupil(marks: list[FeedRow]) -> None:
+        nonlocal done
+        pupil = _Pupil()
+        for row in sorted(marks, key=lambda r: r.order):
+            async with gate:
+                if report.unreachable:
+                    report.not_done.append(row.row)
+                else:
+                    try:
+                        await _handle_row(client, settings, row, pupil, report, ignored)
+                    except RPCError as exc:
+                        if exc.status in _UNREACHABLE:
+                            report.unreachable = report.unreachable or first_line(exc)
+                            report.not_done.append(row.row)
+                        else:
+                            report.failed.append(_failed(row, exc))
+                    except Exception as exc:  # one row's surprise must not stop the others
+                        report.failed.append(_failed(row, exc))
+            done += 1
+            if progress:
+                progress(done, total)
+
+    if progress:
+        progress(done, total)
+    await asyncio.gather(*(one_pupil(marks) for marks in pupils.values()))
+    report.ignored = dict(sorted(ignored.items()))
+    for name_ in ("started", "already_open", "already_handled", "closed_as_seen", "deferred", "failed"):
+        getattr(report, name_).sort(key=lambda r: r.row)
+    report.not_done.sort()
+    report.seconds = round(time.monotonic() - began, 3)
+    return report
+
+
+async def _handle_row(
+    client: Client,
+    settings: Settings,
+    row: FeedRow,
+    pupil: _Pupil,
+    report: FeedReport,
+    ignored: Counter[str],
+) -> None:
+    handle = client.get_workflow_handle(row.case_id)
+    ref = RowRef(row=row.row, case_id=row.case_id)
+    if row.is_present:
+        await _present(handle, row, ref, pupil, report, ignored)
+    else:
+        await _absent(client, settings, handle, row, ref, pupil, report)
+
+
+async def _absent(
+    client: Client,
+    settings: Settings,
+    handle: WorkflowHandle,
+    row: FeedRow,
+    ref: RowRef,
+    pupil: _Pupil,
+    report: FeedReport,
+) -> None:
+    """N: start a case, or note the mark in the open one, or leave a closed episode closed."""
+    stamp = FeedStamp(attendance_date=row.attendance_date, session=row.session, attendance_code="N")
+    for _ in range(3):  # the case can change under us (started or closed elsewhere): decide again
+        desc = await _describe(handle)
+        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING and pupil.seen_signalled:
+            # Seen earlier in this feed, absent again later: a new episode once the old one closes.
+            desc = await _wait_closed(handle)
+            if desc is None or desc.status == WorkflowExecutionStatus.RUNNING:
+                report.deferred.append(ref)
+                return
+        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
+            first_day, _ = await _first_mark(desc)
+            if row.attendance_date < first_day:
+                # Before this case began: an earlier episode's mark (e.g. a re-fed old file).
+                report.already_handled.append(ref)
+                return
+            try:
+                await handle.signal(CmeCaseWorkflow.feed_mark, stamp)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            report.already_open.append(ref)
+            return
+        if desc is not None:
+            first_day, _ = await _first_mark(desc)
+            if first_day >= row.attendance_date:
+                report.already_handled.append(ref)
+                return
+        try:
+            await client.start_workflow(
+                CmeCaseWorkflow.run,
+                row.to_case(),
+                id=row.case_id,
+                task_queue=settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=f"CME case: school URN {row.school_urn}",
+                memo=_memo(row),
+            )
+        except WorkflowAlreadyStartedError:
+            continue  # started a moment ago by someone else: it is open, so note the mark in it
+        pupil.seen_signalled = False
+        report.started.append(ref)
+        return
+    raise RuntimeError("the case kept changing while the row was handled; feed the row again")
+
+
+def _memo(row: FeedRow) -> dict[str, str]:
+    """Read back by the next feed: which episode this case is (see ``_first_mark``)."""
+    return {"first_day_absent": row.attendance_date.isoformat(), "first_session": row.session or ""}
+
+
+async def _present(
+    handle: WorkflowHandle,
+    row: FeedRow,
+    ref: RowRef,
+    pupil: _Pupil,
+    report: FeedReport,
+    ignored: Counter[str],
+) -> None:
+    """A present mark after the case's first absence closes it: the child has been seen."""
+    desc = await _describe(handle)
+    if desc is None or desc.status != WorkflowExecutionStatus.RUNNING or pupil.seen_signalled:
+        ignored[row.attendance_code] += 1
+        return
+    first_day, first_session = await _first_mark(desc)
+    later = row.attendance_date > first_day or (
+        row.attendance_date == first_day and first_session == "AM" and row.session == "PM"
+    )
+    if not later:
+        # Present before (or, sessions unknown, on) the day the absence began: an earlier mark,
+        # e.g. a re-fed old file, says nothing about the child since.
+        ignored[row.attendance_code] += 1
+        return
+    where = f"present mark {row.attendance_code} on {row.attendance_date} {row.session or ''}".strip()
+    try:
+        await handle.signal(CmeCaseWorkflow.child_seen, ChildSeen(by=SEEN_BY, where=where))
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        ignored[row.attendance_code] += 1
+        return
+    pupil.seen_signalled = True
+    report.closed_as_seen.append(ref)
+
+
+async def _describe(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
+    """The latest run with this case ID, open or closed; None if the pupil never had a case."""
+    try:
+        return await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def _first_mark(desc: WorkflowExecutionDescription) -> tuple[date, str]:
+    """The first day (and session) of absence a case was started for, from its memo.
+
+    A case started without the memo (by hand, or before this starter) counts from the day it
+    was started, in school time.
+    """
+    memo = await desc.memo()
+    try:
+        first = date.fromisoformat(str(memo["first_day_absent"]))
+    except (KeyError, ValueError):
+        first = desc.start_time.astimezone(LONDON).date()
+    session = str(memo.get("first_session") or "")
+    return first, session if session in SESSIONS else ""
+
+
+async def _wait_closed(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
+    deadline = time.monotonic() + CLOSE_WAIT_SECONDS
+    desc = await _describe(handle)
+    while desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
+        if time.monotonic() > deadline:
+            return desc
+        await asyncio.sleep(0.2)
+        desc = await _describe(handle)
+    return desc
+
+
+def _failed(row: FeedRow, exc: BaseException) -> FailedRow:
+    return FailedRow(row=row.row, case_id=row.case_id, error=f"{type(exc).__name__}: {first_line(exc)}")
