@@ -38,6 +38,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.start_feed import synthetic_feed
+from tests.factories import last_school_day
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
@@ -174,10 +175,12 @@ class Stack:
 def synthetic_rows(count: int) -> list[FeedRow]:
     """``count`` checked feed rows, every pupil different, absent (code N) today.
 
-    Today (London) on the real school calendar: Day 2 is the next school day at 09:00, always
-    in the future, so every case waits on its timer instead of walking on.
+    Today (London; the last school day before it on a weekend or holiday) on the real school
+    calendar: Day 2 is the next school day at 09:00, always in the future, so every case waits on
+    its timer instead of walking on.
     """
-    checked = read_feed(synthetic_feed(count, today_london()), directory=load_directory(DIRECTORY))
+    on = last_school_day(today_london())  # the feed refuses an N mark on a day the school is shut
+    checked = read_feed(synthetic_feed(count, on), directory=load_directory(DIRECTORY))
     if checked.rejects:
         raise RuntimeError(f"synthetic feed rejected: {checked.rejects[:3]}")
     return checked.rows

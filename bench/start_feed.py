@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from temporalio import workflow
@@ -119,6 +119,7 @@ async def main(rows: int = ROWS) -> dict[str, float | int | str]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
+    from tests.factories import last_school_day, school_day_before
     from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
     from whereabouts.directory import load_directory
     from whereabouts.feed import DEFAULT_CONCURRENCY, feed, read_feed
@@ -143,7 +144,7 @@ async def main(rows: int = ROWS) -> dict[str, float | int | str]:
     figures: dict[str, float | int | str] = {}
     try:
         client = env.client
-        text = synthetic_feed(rows, date.today() - timedelta(days=1))
+        text = synthetic_feed(rows, school_day_before(last_school_day()))  # "yesterday" at school
         began = time.perf_counter()
         checked = read_feed(text, directory=load_directory(settings.directory_path))
         parse_s = time.perf_counter() - began

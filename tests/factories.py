@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
 
 from stdnum.gb import upn as upn_lib
 
+from whereabouts.directory import load_directory
 from whereabouts.models import Address, CaseInput, Contact, Pupil
+from whereabouts.schooldays import SchoolCalendar
 
 TEST_URN = "990201"
+_DIRECTORY = Path(__file__).resolve().parent / "data" / "schools.toml"  # conftest.TEST_DIRECTORY
 _serial = itertools.count(1)
+
+
+@cache
+def _calendar() -> SchoolCalendar:
+    return SchoolCalendar(load_directory(_DIRECTORY).school(TEST_URN))
+
+
+def last_school_day(on: date | None = None) -> date:
+    """The last school day on or before ``on`` (today) in the test directory's calendar.
+
+    The feed refuses an N mark on a day the school is shut, and CI runs on any day (a weekend,
+    a bank holiday): a test feeding "today's" marks feeds them for this day, today when it is a
+    school day.
+    """
+    day = on or date.today()
+    return day if _calendar().is_school_day(day) else school_day_before(day)
+
+
+def school_day_before(day: date) -> date:
+    """The school day before ``day`` in the test directory's calendar ("yesterday" at school)."""
+    before = _calendar().previous_school_day(day)
+    assert before is not None, f"no school day before {day} in {_DIRECTORY}"
+    return before
 
 
 def make_upn(la: int = 928, establishment: int = 2001, year: int = 26, serial: int | None = None) -> str:

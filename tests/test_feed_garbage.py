@@ -190,10 +190,10 @@ async def test_malformed_rows_among_good_ones_go_to_the_rejects(dev_env, setting
     both = rejects(tmp_path / "mixed.rejects.csv")
     got = {n: r for (f, n), r in both.items() if f == "mixed.csv"}
     assert sorted(got) == [3, 4, 5, 7, 8, 9]  # not the blank line, nor the row of commas
-    assert (
-        "27 cells but the header has 26" in got[3]["reject_reason"] and got[3]["reject_value"] == "27 cells"
-    )
-    assert "25 cells" in got[4]["reject_reason"] and "wrong columns" in got[4]["reject_reason"]
+    width = len(COLUMNS)  # 27 since last_attended
+    assert f"{width + 1} cells but the header has {width}" in got[3]["reject_reason"]
+    assert got[3]["reject_value"] == f"{width + 1} cells"
+    assert f"{width - 1} cells" in got[4]["reject_reason"] and "wrong columns" in got[4]["reject_reason"]
     assert got[5]["reject_value"] == '"7 Imaginary Row' and "never closes" in got[5]["reject_reason"]
     assert got[5]["upn"] == bad[2] and got[5]["town"] == "Exampleton"  # its other cells in place
     assert (got[7]["reject_value"], got[7]["upn"]) == ("31/02/2026", bad[3])
@@ -242,9 +242,10 @@ async def test_a_file_cut_short_starts_its_complete_rows_and_keeps_the_cut_one(
     assert sorted(shared) == [("cut.csv", 4), ("cut.json", 3)]
     cut = shared["cut.csv", 4]
     assert (cut["upn"], cut["reject_field"], cut["reject_value"]) == (upns[2], "contact1_relationship", "mot")
-    assert (
-        cut["reject_reason"]
-        == "the file ends in the middle of this row (after 15 of its 26 cells): it was cut short"
+    cells = COLUMNS.index("contact1_relationship") + 1  # the cut cell is the last one read
+    assert cut["reject_reason"] == (
+        f"the file ends in the middle of this row (after {cells} of its {len(COLUMNS)} cells): "
+        "it was cut short"
     )
     with (tmp_path / "quoted.rejects.csv").open(newline="", encoding="utf-8") as fh:
         (cut,) = list(csv.DictReader(fh))  # one feed, one file: no reject_feed column

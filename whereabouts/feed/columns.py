@@ -26,6 +26,7 @@ COLUMNS: tuple[str, ...] = (
     "attendance_date",
     "session",
     "attendance_code",
+    "last_attended",  # optional, N rows only: the pupil's last day in school, for the referral
     *(f"contact{n}_{f}" for n in range(1, MAX_CONTACTS + 1) for f in CONTACT_FIELDS),
     "flags",
 )

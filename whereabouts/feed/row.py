@@ -30,6 +30,7 @@ from whereabouts.feed import checks
 from whereabouts.feed.columns import CASE_COLUMNS, CONTACT_FIELDS, MARK_COLUMNS, MAX_CONTACTS, SESSIONS
 from whereabouts.feed.rejects import Problem
 from whereabouts.models import Address, CaseInput, Contact, Pupil, case_id
+from whereabouts.schooldays import SchoolCalendar
 from whereabouts.vocabulary import ABSENCE_CODE_STARTS_CASE, PRESENT_CODES, PupilFlag
 
 OLDEST_PUPIL_YEARS = 25
@@ -39,9 +40,10 @@ class FeedRow(BaseModel):
     """One attendance mark, checked. Columns are the fields, so a fault names its column.
 
     The fields are validated in declaration order: the mark first, so the checks on the pupil's
-    details know whether this row starts a case (code N) and must carry them.
-    Validation context: ``directory`` (the school must be in it) and ``today`` (no marks from
-    the future).
+    details know whether this row starts a case (code N) and must carry them, and its code
+    before its date, so an N mark's date is checked against the school's calendar.
+    Validation context: ``directory`` (the school must be in it, and an N mark must fall on one
+    of its school days) and ``today`` (no marks from the future).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True, str_strip_whitespace=True)
@@ -49,12 +51,13 @@ class FeedRow(BaseModel):
     row: int = Field(ge=1, description="1-based data row; CSV header is row 1, first JSON item is 1")
     school_urn: str
     upn: str
+    attendance_code: str
     attendance_date: date
     session: str | None = None
-    attendance_code: str
     forename: str | None = Field(default=None, max_length=100)
     surname: str | None = Field(default=None, max_length=100)
     date_of_birth: date | None = None
+    last_attended: date | None = None
     year_group: str | None = Field(default=None, max_length=10)
     address_line1: str | None = Field(default=None, max_length=200)
     address_line2: str | None = Field(default=None, max_length=200)
@@ -104,7 +107,7 @@ class FeedRow(BaseModel):
     def _upn(cls, v: str) -> str:
         return checks.check_upn(v)
 
-    @field_validator("attendance_date", "date_of_birth", mode="before")
+    @field_validator("attendance_date", "date_of_birth", "last_attended", mode="before")
     @classmethod
     def _date(cls, v: object) -> date | None:
         return None if v is None else checks.parse_date(v)
@@ -115,6 +118,24 @@ class FeedRow(BaseModel):
         today: date = (info.context or {}).get("today") or date.today()
         if v > today + timedelta(days=1):  # a day's grace for clocks and time zones
             raise ValueError("in the future: registers are marked on the day")
+        return v
+
+    @field_validator("attendance_date")
+    @classmethod
+    def _school_day(cls, v: date, info: ValidationInfo) -> date:
+        """An N mark on a day the school is shut cannot be scheduled: its case's Day 1 is a
+        school day, so the row is refused here rather than start a case that cannot count."""
+        directory: Directory | None = (info.context or {}).get("directory")
+        urn = info.data.get("school_urn")
+        if directory is None or urn is None or info.data.get("attendance_code") != ABSENCE_CODE_STARTS_CASE:
+            return v
+        school = directory.school(urn)
+        why = SchoolCalendar(school).why_not_school_day(v)
+        if why:
+            raise ValueError(
+                f"not a school day at {school.name} (URN {urn}): {why}; "
+                "correct the date (or the mark in the MIS) and feed the row again"
+            )
         return v
 
     @field_validator("session", mode="before")
@@ -150,6 +171,14 @@ class FeedRow(BaseModel):
             raise ValueError("on or after the attendance date")
         if (seen - v).days > OLDEST_PUPIL_YEARS * 366:
             raise ValueError(f"more than {OLDEST_PUPIL_YEARS} years before the attendance date")
+        return v
+
+    @field_validator("last_attended")
+    @classmethod
+    def _attended_before(cls, v: date | None, info: ValidationInfo) -> date | None:
+        absent = info.data.get("attendance_date")
+        if v is not None and absent is not None and v >= absent:
+            raise ValueError("on or after the attendance date: the last day attended comes before it")
         return v
 
     @field_validator("postcode")
@@ -272,6 +301,7 @@ class FeedRow(BaseModel):
             ),
             contacts=self.contacts(),
             first_day_absent=self.attendance_date,
+            last_attended=self.last_attended,
         )
 
 
