@@ -14,13 +14,13 @@ import io
 import json
 import socket
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 
 from tests.conftest import TEST_DIRECTORY, close_started, until
-from tests.factories import TEST_URN, make_case, make_upn
+from tests.factories import TEST_URN, last_school_day, make_case, make_upn
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import admin
 from whereabouts.models import CaseResult
@@ -78,8 +78,8 @@ async def start_one(start_case, dev_env):
 
 
 def a_case(urn: str = TEST_URN, upn: str | None = None):
-    """A synthetic case today, under its own case ID (admin.py finds cases by ID or UPN)."""
-    return make_case(date.today(), urn=urn, upn=upn or new_upn())
+    """A synthetic case from the last school day, under its own case ID (found by ID or UPN)."""
+    return make_case(last_school_day(), urn=urn, upn=upn or new_upn())
 
 
 async def day1(handle):
@@ -204,7 +204,8 @@ async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day
     assert "risk escalated" in out
     status = await h.query(CmeCaseWorkflow.status)
     assert status.risk is RiskStatus.ESCALATED
-    assert (await entries(h))[-1].detail.startswith("concerns: domestic_abuse, other")
+    judged = [e for e in await entries(h) if e.what.startswith("Risk assessment: AT RISK")]
+    assert judged[-1].detail.startswith("concerns: domestic_abuse, other")
     code, _, err = await cli(staff, "risk", h.id, "--not-at-risk")
     assert code == 1 and "already escalated" in err
 

@@ -20,9 +20,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.registry import all_activities
+from whereabouts.activities.retries import ReportRetries
 from whereabouts.codec import CodecKeyError
 from whereabouts.connect import TemporalUnreachable, connect
 from whereabouts.directory import DirectoryError
+from whereabouts.directory_checks import terms_running_out
 from whereabouts.settings import Settings, get_settings
 from whereabouts.workflows.case import CmeCaseWorkflow
 
@@ -43,6 +45,7 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
         workflows=[CmeCaseWorkflow],
         workflow_runner=workflow_runner(),
         activities=all_activities(deps),
+        interceptors=[ReportRetries()],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,
@@ -61,6 +64,8 @@ async def main() -> int:
     except DirectoryError as exc:
         print(f"worker: cannot start: {exc}", file=sys.stderr)
         return 2
+    for warning in terms_running_out(deps.directory):  # names schools, never a pupil
+        log.warning("school directory: %s", warning)
     try:
         # Prometheus (SDK metrics and whereabouts_* counters) when WHEREABOUTS_METRICS_PORT is set.
         runtime = metrics.runtime_for(settings)

@@ -2,15 +2,19 @@
 
     python admin.py cases [--school URN] [--stage STAGE] [--risk RISK] [--due-before DATE] [--all] [--json]
     python admin.py show CASE [--json]
-    python admin.py call CASE OUTCOME [--reason TEXT] [--note TEXT] [--by NAME]
+    python admin.py call CASE OUTCOME [--reason TEXT] [--at TIME] [--number TEXT] [--note TEXT] [--by NAME]
     python admin.py risk CASE (--at-risk | --not-at-risk) [--concern C ...] [--note TEXT] [--by NAME]
     python admin.py visit CASE OUTCOME [--note TEXT] [--spoke-to TEXT] [--by NAME]
     python admin.py contact CASE [--reason TEXT] [--by NAME]
     python admin.py seen CASE [--where TEXT] [--by NAME]
     python admin.py la-decision CASE DECISION [--note TEXT] [--by NAME]
     python admin.py withdraw CASE --reason TEXT [--by NAME]
+    python admin.py notified CASE AGENCY [--at TIME] [--note TEXT] [--by NAME]
+    python admin.py advised CASE [--at TIME] [--note TEXT] [--by NAME]
 
-CASE is the case ID (``cme-<URN>-<UPN>``) or the UPN alone when only one case has it.
+CASE is the case ID (``cme-<URN>-<UPN>``) or the UPN alone when only one case has it. TIME is
+HH:MM today in school time or YYYY-MM-DDTHH:MM, never in the future; AGENCY is police,
+social_care or la.
 
 The case decides: every action is a Temporal update whose validator refuses what the procedure
 does not allow, with one sentence, before anything changes. This script only checks the words
@@ -21,14 +25,18 @@ Exit codes: 0 done; 1 the case refused the action, or is closed (nothing changed
 worker behind a case, is not answering.
 
 ``cases`` reads only Temporal's visibility store (search attributes, no personal data) plus each
-open case's next-action wording; ``show`` is for staff and names the pupil and the contacts.
+open case's next-action wording; it lists first, marked for an operator or for staff, every case
+not running normally (its run failed, was terminated, timed out or cancelled, or its
+``CmeAttention`` holds a reason), and warns of schools whose term dates run out soon. ``show`` is
+for staff and names the pupil and the contacts.
 Settings and the connection are the worker's (``whereabouts.settings``, ``whereabouts.connect``),
 so the same command works against the local stack and a remote cluster with TLS or an API key.
 
 This module is the entry point (``run``, ``main``, ``console_main``) and holds how long the script
 waits. The rest is beside it: the command line and the records it builds in ``admin_args``,
-finding a case in ``admin_find``, the commands in ``admin_commands``, the layout in
-``casefile_view``, and what every command shares (one-line errors, the client) in ``common``.
+the times staff type in ``admin_times``, finding a case in ``admin_find``, the commands in
+``admin_commands``, the layout in ``casefile_view``, and what every command shares (one-line
+errors, the client) in ``common``.
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ from temporalio.service import RPCError
 from whereabouts.cli.admin_args import ACTIONS, UNREACHABLE, USAGE, StaffRecord, invalid, login, parser
 from whereabouts.cli.admin_commands import cmd_action, cmd_cases, cmd_show
 from whereabouts.cli.admin_find import UNANSWERED, Waits
+from whereabouts.cli.admin_times import Misused
 from whereabouts.cli.common import CommandError, exit_now, first_line, load_settings, open_client, run_main
+from whereabouts.directory_checks import directory_warnings
 from whereabouts.settings import Settings
 from whereabouts.vocabulary import CmeOutcome
 
@@ -91,6 +101,8 @@ async def _run(args: argparse.Namespace, settings: Settings | None, out: TextIO,
             record, closes = ACTIONS[args.command].record(args)
         except ValidationError as exc:
             raise CommandError(USAGE, invalid(exc)) from None
+        except Misused as exc:
+            raise CommandError(USAGE, str(exc)) from None
     settings = settings or load_settings(USAGE)
     client = await open_client(settings, unreachable=UNREACHABLE, bad_setup=USAGE)
     waits = Waits(
@@ -102,6 +114,8 @@ async def _run(args: argparse.Namespace, settings: Settings | None, out: TextIO,
     )
     try:
         if args.command == "cases":
+            for warning in directory_warnings(settings.directory_path):  # names schools only
+                err.write(f"admin: warning: {warning}\n")
             return await cmd_cases(client, args, out, err, waits)
         if args.command == "show":
             return await cmd_show(client, args, out, err, waits)

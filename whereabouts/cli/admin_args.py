@@ -14,14 +14,16 @@ import difflib
 import getpass
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from whereabouts.cli.admin_times import due_date, not_future, past_time
 from whereabouts.models import (
+    AdviceGiven,
+    AgencyTold,
     CallRecord,
     CaseStatus,
     ChildSeen,
@@ -31,10 +33,10 @@ from whereabouts.models import (
     VisitRecord,
     Withdrawal,
 )
-from whereabouts.times import LONDON
 from whereabouts.vocabulary import (
     CLOSING_LA_DECISIONS,
     CLOSING_VISIT_OUTCOMES,
+    Agency,
     CallOutcome,
     CmeOutcome,
     CmeStage,
@@ -79,27 +81,6 @@ def school_urn(text: str) -> str:
     return text.strip()
 
 
-def due_date(text: str) -> datetime:
-    """'today', 'tomorrow', a date (midnight, school time) or an ISO date-time, as a UTC instant."""
-    word = text.strip().lower()
-    today = datetime.now(LONDON).date()
-    days = {"today": 0, "tomorrow": 1}
-    try:
-        if word in days:
-            day = today + timedelta(days=days[word])
-            return datetime.combine(day, datetime.min.time(), LONDON).astimezone(UTC)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
-            return datetime.combine(date.fromisoformat(word), datetime.min.time(), LONDON).astimezone(UTC)
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date: use YYYY-MM-DD, an ISO date-time, 'today' or 'tomorrow'"
-        )
-    return (moment if moment.tzinfo else moment.replace(tzinfo=LONDON)).astimezone(UTC)
-
-
 def login() -> str:
     """Who is recording, when --by is not given: the person logged in to this machine."""
     try:
@@ -121,7 +102,9 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("cases", help="list open cases, overdue first (no personal data)")
+    p = sub.add_parser(
+        "cases", help="list open cases (and any that ended badly): needing a person first, then overdue"
+    )
     p.add_argument("--school", type=school_urn, metavar="URN", help="one school's cases")
     p.add_argument("--stage", type=vocabulary(CmeStage, "a stage"), help=f"one of: {one_of(CmeStage)}")
     p.add_argument(
@@ -153,6 +136,14 @@ def parser() -> argparse.ArgumentParser:
     def by(a: argparse.ArgumentParser) -> None:
         a.add_argument("--by", metavar="NAME", help="who did it (default: your login name)")
 
+    def at(a: argparse.ArgumentParser, what: str) -> None:
+        a.add_argument(
+            "--at",
+            metavar="TIME",
+            type=past_time,
+            help=f"when {what}: HH:MM today (school time) or YYYY-MM-DDTHH:MM (default: now)",
+        )
+
     p = action(
         "call",
         "record a call's outcome",
@@ -162,6 +153,8 @@ def parser() -> argparse.ArgumentParser:
     )
     word(p, "outcome", CallOutcome, "a call outcome")
     p.add_argument("--reason", help="the reason for the absence (needed for safe_with_parent)")
+    at(p, "the call was made")
+    p.add_argument("--number", metavar="TEXT", help="the number that was rung")
     p.add_argument("--note")
     by(p)
 
@@ -192,11 +185,17 @@ def parser() -> argparse.ArgumentParser:
     p = action(
         "visit",
         "record the home visit's outcome",
-        "Record what the home visit found. child_seen and parent_contact close the case.",
+        "Record what the home visit found, and who the visitors spoke to with --spoke-to (the "
+        "parent, a neighbour, nobody): the LA's referral reports it. child_seen and "
+        "parent_contact close the case.",
     )
     word(p, "outcome", VisitOutcome, "a visit outcome")
-    p.add_argument("--note")
-    p.add_argument("--spoke-to", metavar="TEXT", help="who the visitors spoke to")
+    p.add_argument(
+        "--spoke-to",
+        metavar="TEXT",
+        help="who the visitors spoke to, and who they are to the child (e.g. 'neighbour at no. 9', 'nobody')",
+    )
+    p.add_argument("--note", help="anything else the visit found")
     by(p)
 
     p = action("contact", "the parent made contact (closes the case)", "The parent made contact.")
@@ -222,6 +221,29 @@ def parser() -> argparse.ArgumentParser:
     p = action("withdraw", "close a case opened in error", "Withdraw the case, with the reason.")
     p.add_argument("--reason", required=True)
     by(p)
+
+    p = action(
+        "notified",
+        "record that an agency was told by phone (or in person)",
+        "Record that police, children's social care or the local authority were told about the "
+        "case by staff themselves, e.g. by phone when Whereabouts' e-mail to them was not "
+        "delivered. The case says it is waiting for this until it is recorded.",
+    )
+    word(p, "agency", Agency, "an agency")
+    at(p, "they were told")
+    p.add_argument("--note", help="who was told, and what was said")
+    by(p)
+
+    p = action(
+        "advised",
+        "record that staff gave the parent the missing-child advice",
+        "Record that staff gave the parent the advice for a missing child themselves (police, "
+        "people and places the child knows, GP and A&E, report back), on the phone or in person, "
+        "e.g. when Whereabouts' e-mail could not reach the parent.",
+    )
+    at(p, "it was given")
+    p.add_argument("--note", help="to whom, and how")
+    by(p)
     return top
 
 
@@ -229,13 +251,22 @@ def parser() -> argparse.ArgumentParser:
 # What each action sends, and the outcome it closes the case with (None: the case stays open)
 # --------------------------------------------------------------------------------------------
 StaffRecord = (
-    CallRecord | RiskAssessment | VisitRecord | ParentContact | ChildSeen | LaDecisionRecord | Withdrawal
+    CallRecord
+    | RiskAssessment
+    | VisitRecord
+    | ParentContact
+    | ChildSeen
+    | LaDecisionRecord
+    | Withdrawal
+    | AgencyTold
+    | AdviceGiven
 )
 Recorded = tuple[StaffRecord, CmeOutcome | None]
 
 
 def _call(a: argparse.Namespace) -> Recorded:
-    rec = CallRecord(outcome=a.outcome, reason=a.reason, note=a.note, by=a.by)
+    at = not_future(a.at)
+    rec = CallRecord(outcome=a.outcome, reason=a.reason, note=a.note, by=a.by, at=at, number=a.number)
     return rec, CmeOutcome.EXPLAINED_ABSENCE if rec.outcome is CallOutcome.SAFE_WITH_PARENT else None
 
 
@@ -265,6 +296,14 @@ def _withdraw(a: argparse.Namespace) -> Recorded:
     return Withdrawal(reason=a.reason, by=a.by), CmeOutcome.WITHDRAWN
 
 
+def _notified(a: argparse.Namespace) -> Recorded:
+    return AgencyTold(agency=a.agency, at=not_future(a.at), note=a.note, by=a.by), None
+
+
+def _advised(a: argparse.Namespace) -> Recorded:
+    return AdviceGiven(at=not_future(a.at), note=a.note, by=a.by), None
+
+
 class Action(NamedTuple):
     """One recording command: the case's update, and how the arguments become its record."""
 
@@ -280,8 +319,10 @@ ACTIONS: dict[str, Action] = {
     "seen": Action(CmeCaseWorkflow.record_seen, _seen),
     "la-decision": Action(CmeCaseWorkflow.record_la_decision, _la),
     "withdraw": Action(CmeCaseWorkflow.withdraw, _withdraw),
+    "notified": Action(CmeCaseWorkflow.record_agency_told, _notified),
+    "advised": Action(CmeCaseWorkflow.record_advice_given, _advised),
 }
-OPTION_FOR_FIELD = {"concerns": "--concern", "outcome": "OUTCOME", "decision": "DECISION"}
+OPTION_FOR_FIELD = {"concerns": "--concern", "outcome": "OUTCOME", "decision": "DECISION", "agency": "AGENCY"}
 
 
 def invalid(exc: ValidationError) -> str:

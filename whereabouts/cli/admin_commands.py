@@ -31,19 +31,30 @@ from whereabouts.cli.admin_args import ACTIONS, OK, REFUSED, UNREACHABLE, StaffR
 from whereabouts.cli.admin_find import UNANSWERED, Waits, case_handle, find_case, not_answering, visible
 from whereabouts.cli.common import CommandError, first_line
 from whereabouts.models import CaseInput, CaseResult
-from whereabouts.search import CME_NEXT_ACTION_AT, CME_OUTCOME, CME_RISK, CME_SCHOOL_URN, CME_STAGE
+from whereabouts.search import (
+    CME_ATTENTION,
+    CME_NEXT_ACTION_AT,
+    CME_OUTCOME,
+    CME_RISK,
+    CME_SCHOOL_URN,
+    CME_STAGE,
+)
 from whereabouts.times import when
 from whereabouts.vocabulary import CmeOutcome
 from whereabouts.workflows.case import CmeCaseWorkflow
 
 LIST_CONCURRENCY = 16  # next-action queries in flight at once while listing
+# The execution statuses ``cases`` lists without --all, as the visibility store spells them.
+LISTED = ("Running", "Failed", "Terminated", "TimedOut", "Canceled")
 
 
 # --------------------------------------------------------------------------------------------
 # cases: the list, from search attributes only
 # --------------------------------------------------------------------------------------------
 async def cmd_cases(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO, waits: Waits) -> int:
-    clauses = [] if args.all else ["ExecutionStatus = 'Running'"]
+    # Open cases, and those whose run ended without the procedure closing them: an operator must
+    # see those, or a failed case would leave the list unseen.
+    clauses = [] if args.all else [f"ExecutionStatus IN ({', '.join(map(repr, LISTED))})"]
     # Every value below has been checked against its vocabulary or format, so none can break
     # out of its quotes.
     if args.school:
@@ -57,7 +68,9 @@ async def cmd_cases(client: Client, args: argparse.Namespace, out: TextIO, err: 
     query = visible(*clauses)
     now = datetime.now(UTC)
     rows = [_row(w, now) async for w in client.list_workflows(query, rpc_timeout=waits.listing)]
-    rows = view.sort_rows(rows)
+    await _latest_runs(client, rows, waits)
+    # An older run of a pupil's case is history: the newest run says how the case stands.
+    rows = view.sort_rows([r for r in rows if args.all or r.latest])
     if not await _next_actions(client, rows, waits):
         err.write("admin: some cases did not say their next action (is the worker running?)\n")
     if args.json:
@@ -87,7 +100,24 @@ def _row(w: WorkflowExecution, now: datetime) -> view.CaseRow:
         status=status,
         # A case ended by an operator (terminated) has no procedure outcome: say how it ended.
         outcome=sa.get(CME_OUTCOME) or (None if running else status),
+        attention=sa.get(CME_ATTENTION) or [],
     )
+
+
+async def _latest_runs(client: Client, rows: list[view.CaseRow], waits: Waits) -> None:
+    """Mark each run that ended badly but is not its workflow ID's newest as not ``latest``: a
+    pupil whose terminated case was started again is one case, standing as its newest run."""
+    gate = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def one(row: view.CaseRow) -> None:
+        async with gate:
+            try:
+                newest = await client.get_workflow_handle(row.case_id).describe(rpc_timeout=waits.list_query)
+            except RPCError:
+                return  # cannot tell: keep it listed rather than hide it
+            row.latest = newest.run_id == row.run_id
+
+    await asyncio.gather(*(one(r) for r in rows if r.status in view.ENDED_BADLY))
 
 
 async def _next_actions(client: Client, rows: list[view.CaseRow], waits: Waits) -> bool:

@@ -6,8 +6,10 @@ layout can change without touching how cases are found or changed. Times are sho
 because scripts compare them.
 
 The case list is built from search attributes only, which hold no personal data, so a list can be
-printed, pasted or e-mailed without naming a child. The case file is for staff and names the pupil
-and the contacts they need to phone.
+printed, pasted or e-mailed without naming a child. A case that is not running normally (its run
+ended badly, or its ``CmeAttention`` holds a reason) is listed first, with why, so that nothing
+leaves the list unseen. The case file is for staff and names the pupil and the contacts they need
+to phone.
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ from pydantic import BaseModel
 
 from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry
 from whereabouts.times import LONDON, day, iso, when
+from whereabouts.vocabulary import OPERATOR_ATTENTION, Attention
+
+# How a run that did not end by the procedure ended (its execution status, lower case): an
+# operator must look, since no step of the procedure will move the case on.
+ENDED_BADLY = frozenset({"failed", "terminated", "timed_out", "canceled"})
+# Each CmeAttention reason as the NEEDS column says it, after "operator:" or "staff:".
+ATTENTION_WORDS: dict[str, str] = {
+    Attention.UNDELIVERED: "message not delivered",
+    Attention.ESCALATION_NOT_DELIVERED: "escalation not delivered",
+    Attention.REFERRAL_NOT_DELIVERED: "referral not delivered",
+    Attention.ADVICE_NOT_GIVEN: "advice not given",
+    Attention.RETRYING: "step retrying",
+    Attention.CALENDAR: "school calendar assumed",
+    Attention.STOPPED: "procedure stopped",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -40,18 +57,43 @@ class CaseRow(BaseModel):
     days_open: int
     status: str
     outcome: str | None = None
+    attention: list[str] = []  # the CmeAttention search attribute's values
+    latest: bool = True  # the newest run of its workflow ID (an older one is history)
+
+    @property
+    def needs(self) -> list[str]:
+        """Who must look and why: 'operator: terminated', 'staff: escalation not delivered'."""
+        out = [f"operator: {self.status.replace('_', ' ')}"] if self.ended_badly else []
+        # A case closed by its procedure (or an older run) needs nobody, whatever it last said.
+        for reason in self.attention if self.status == "running" or self.ended_badly else []:
+            who = "operator" if reason in OPERATOR_ATTENTION else "staff"
+            out.append(f"{who}: {ATTENTION_WORDS.get(reason, reason.replace('_', ' '))}")
+        return sorted(out, key=lambda n: not n.startswith("operator:"))
+
+    @property
+    def ended_badly(self) -> bool:
+        return self.latest and self.status in ENDED_BADLY
 
     def as_json(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"latest"})
         data["next_action_at"] = iso(self.next_action_at)
         data["opened_at"] = iso(self.opened_at)
+        data["needs"] = self.needs
         return data
 
 
 def sort_rows(rows: list[CaseRow]) -> list[CaseRow]:
-    """What is overdue first: earliest next action first, cases with nothing due last."""
+    """For an operator first, then for staff, then overdue; then earliest next action first,
+    cases with nothing due last."""
     far = datetime.max.replace(tzinfo=UTC)
-    return sorted(rows, key=lambda r: (r.next_action_at or far, r.opened_at, r.case_id))
+
+    def who(r: CaseRow) -> int:
+        needs = r.needs
+        if any(n.startswith("operator:") for n in needs):
+            return 0
+        return 1 if needs else 2 if r.overdue else 3
+
+    return sorted(rows, key=lambda r: (who(r), r.next_action_at or far, r.opened_at, r.case_id))
 
 
 def case_table(rows: Sequence[CaseRow], *, show_outcome: bool = False) -> str:
@@ -59,6 +101,7 @@ def case_table(rows: Sequence[CaseRow], *, show_outcome: bool = False) -> str:
     headers = ["CASE", "SCHOOL", "STAGE", "RISK", "NEXT ACTION", "DUE", "DAYS OPEN"]
     if show_outcome:
         headers.append("OUTCOME")
+    headers.append("NEEDS")
     lines = []
     for r in rows:
         due = when(r.next_action_at, year=False)
@@ -75,6 +118,7 @@ def case_table(rows: Sequence[CaseRow], *, show_outcome: bool = False) -> str:
         ]
         if show_outcome:
             cells.append(r.outcome or "-")
+        cells.append("; ".join(r.needs) or "-")
         lines.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h) for i, h in enumerate(headers)]
     out = [headers, *lines]
@@ -155,6 +199,7 @@ def casefile(
         f"Home visit:      {when(s.visit_booked_for)}",
         f"Referred to LA:  {when(s.referred_at)}",
         f"Waiting for:     {'; '.join(s.pending) or '-'}",
+        *(f"{'Needs attention:' if n == 0 else '':<17}{line}" for n, line in enumerate(s.attention or ["-"])),
         f"Outcome:         {s.outcome.words if s.outcome else '-'}",
         "",
         "Chronology",
