@@ -56,6 +56,7 @@ async def register_search_attributes(client: Client) -> None:
     kinds = {
         "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        "KEYWORD_LIST": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
     }
     attrs = {k.name: kinds[k.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")] for k in ALL_KEYS}
     await client.operator_service.add_search_attributes(
@@ -206,6 +207,21 @@ async def until(handle: WorkflowHandle, predicate, what: str, timeout: float = 1
             pass
         await asyncio.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}; last status: {status}")
+
+
+async def until_settled(handle: WorkflowHandle, timeout: float = 15.0) -> None:
+    """Until the case waits on a step still ahead with nothing in flight: its chronology and
+    status are then what a person would read until that step comes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        desc = await handle.describe()
+        status = await handle.query(CmeCaseWorkflow.status)
+        ahead = status.next_action_at is not None and status.next_action_at > datetime.now(UTC)
+        raw = desc.raw_description
+        if ahead and not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError("the case did not settle on a step ahead")
 
 
 async def until_stage(handle, stage: CmeStage, timeout: float = 15.0):

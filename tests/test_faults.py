@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from tests.conftest import TEST_DIRECTORY, binary
 from tests.factories import make_case
 from whereabouts.devstack import mailcatcher
+from whereabouts.search import CLI_TYPES
 from whereabouts.workflows.case import CmeCaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,17 +42,9 @@ def start_server(db: Path, port: int, log) -> subprocess.Popen:
         "127.0.0.1",
         "--log-level",
         "error",
-        "--search-attribute",
-        "CmeStage=Keyword",
-        "--search-attribute",
-        "CmeSchoolUrn=Keyword",
-        "--search-attribute",
-        "CmeRisk=Keyword",
-        "--search-attribute",
-        "CmeNextActionAt=Datetime",
-        "--search-attribute",
-        "CmeOutcome=Keyword",
     ]
+    for name, kind in CLI_TYPES.items():
+        cmd += ["--search-attribute", f"{name}={kind}"]
     return subprocess.Popen(cmd, stdout=log, stderr=log)
 
 

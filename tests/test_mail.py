@@ -35,16 +35,18 @@ from whereabouts.activities.mail import (
     PERMANENT_MAIL_ERROR,
     Attachment,
     Mail,
+    Refused,
     build_message,
     display_name,
     message_id,
     one_line,
-    send_all,
+    send_each,
 )
+from whereabouts.activities.notices import NoticeActivities
 from whereabouts.devstack import mailcatcher
 from whereabouts.models import Contact
 from whereabouts.settings import Settings, SmtpSecurity
-from whereabouts.steps import CallTried, CaseRef, LetterRequest
+from whereabouts.steps import CallTried, CaseRef, LetterRequest, NoticeRequest
 
 PARENT = "parent.one@family.example.net"
 SECOND = "parent.two@family.example.net"
@@ -275,7 +277,7 @@ async def test_untrusted_certificate_sends_nothing_and_retries(settings, tls_ser
         }
     )
     with pytest.raises(ApplicationError) as info:
-        await activity_env().run(send_all, insecure, "case/run", [mail_to(PARENT)])
+        await activity_env().run(send_each, insecure, "case/run", [mail_to(PARENT)])
     assert not info.value.non_retryable
     assert "@" not in str(info.value)
     assert server.received == []
@@ -284,28 +286,35 @@ async def test_untrusted_certificate_sends_nothing_and_retries(settings, tls_ser
 # --------------------------------------------------------------------------------------------
 # 2. Sent once: a retry after success sends nothing
 # --------------------------------------------------------------------------------------------
+def beat_ids(beat: list) -> list[str]:
+    """The Message-IDs a heartbeat says the server has answered."""
+    return sorted(item["message_id"] for item in beat)
+
+
 async def test_first_attempt_heartbeats_ids_and_a_retry_sends_nothing(settings, smtp):
     mails = [mail_to(PARENT), mail_to(SECOND, "Sam Testperson")]
-    beats: list[list[str]] = []
+    beats: list[list] = []
 
-    ids = await activity_env(beats=beats).run(send_all, settings, "case-1/run-1", mails)
+    sent = await activity_env(beats=beats).run(send_each, settings, "case-1/run-1", mails)
+    ids = [s.message_id for s in sent]
 
     assert ids == [message_id("case-1/run-1", "prompt", a) for a in (PARENT, SECOND)]
-    assert beats == [sorted(ids[:1]), sorted(ids)]  # one heartbeat per accepted message
+    assert all(s.accepted for s in sent)
+    assert [beat_ids(b) for b in beats] == [sorted(ids[:1]), sorted(ids)]  # one per answered message
     assert [r.message["Message-ID"] for r in smtp.received] == ids
 
     smtp.clear()
-    again = await activity_env(details=[beats[-1]]).run(send_all, settings, "case-1/run-1", mails)
-    assert again == ids  # the same Message-IDs are reported, so the workflow records the same
+    again = await activity_env(details=[beats[-1]]).run(send_each, settings, "case-1/run-1", mails)
+    assert again == sent  # what the server answered is reported again, so the case records the same
     assert smtp.received == []
 
 
 async def test_letter_activity_retried_after_success_sends_nothing(settings, smtp):
     req = letter_request(two_parents("pl"))
-    beats: list[list[str]] = []
+    beats: list[list] = []
     first = await send_letter(settings, req, beats=beats)
     assert sorted(r.rcpt_tos[0] for r in smtp.received) == sorted([PARENT, SECOND])
-    assert beats[-1] == sorted(first.message_ids)
+    assert beat_ids(beats[-1]) == sorted(first.message_ids)
 
     smtp.clear()
     second = await send_letter(settings, req, details=[beats[-1]])
@@ -320,7 +329,7 @@ async def test_letter_activity_retried_after_success_sends_nothing(settings, smt
 async def test_temporary_failure_is_retryable_then_delivers_once(settings, smtp):
     smtp.fail_next.append("451 4.3.0 try again later")
     req = letter_request(make_case(datetime(2027, 5, 24).date(), language="pl"))
-    beats: list[list[str]] = []
+    beats: list[list] = []
 
     with pytest.raises(ApplicationError) as info:
         await send_letter(settings, req, beats=beats)
@@ -338,7 +347,7 @@ async def test_recipient_accepted_before_a_4xx_is_not_sent_again(settings, smtp)
     """Two parents: the first is accepted, the server defers the second. The retry, given what
     the first attempt heartbeated, sends only the second."""
     req = letter_request(two_parents("pl"))
-    beats: list[list[str]] = []
+    beats: list[list] = []
 
     def on_heartbeat(*args):
         beats.append(list(args[0]))
@@ -351,7 +360,7 @@ async def test_recipient_accepted_before_a_4xx_is_not_sent_again(settings, smtp)
         await env.run(LetterActivities(Deps.from_settings(settings)).send_day3_letter, req)
     assert not info.value.non_retryable
     assert [r.rcpt_tos for r in smtp.received] == [[PARENT]]
-    assert beats == [[message_id(req.ref.key, STEP, PARENT)]]
+    assert [beat_ids(b) for b in beats] == [[message_id(req.ref.key, STEP, PARENT)]]
 
     result = await send_letter(settings, req, details=[beats[-1]])
     assert [r.rcpt_tos for r in smtp.received] == [[PARENT], [SECOND]]  # each exactly once
@@ -360,32 +369,68 @@ async def test_recipient_accepted_before_a_4xx_is_not_sent_again(settings, smtp)
 
 
 # --------------------------------------------------------------------------------------------
-# 4. A 5xx: not retried, no personal data in the failure
+# 4. A 5xx: that message is refused and the others go on; nothing personal in any failure
 # --------------------------------------------------------------------------------------------
-async def test_permanent_failure_is_not_retried_and_names_no_one(settings, smtp):
+async def test_a_refused_parent_gets_a_posted_copy_and_the_other_parent_an_email(settings, smtp):
+    """One bounced parent address must not stop the letter: the other parent gets it, and the
+    office gets a print-ready copy for the refused parent, naming the address that failed."""
+    smtp.refuse[PARENT] = "550 5.1.1 <parent.one@family.example.net>: mailbox unavailable"
+    req = letter_request(two_parents("pl"))
+
+    result = await send_letter(settings, req)
+
+    assert [r.rcpt_tos for r in smtp.received] == [[SECOND], [OFFICE]]
+    refused = [s for s in result.sent if not s.accepted]
+    assert [(s.role, s.address) for s in refused] == [("parent", PARENT)]
+    assert refused[0].refused == "550 5.1.1 (the address): mailbox unavailable"
+    assert result.emailed == 1 and result.printed == 1
+    office = smtp.to(OFFICE)[0].message
+    text = office.get_body(("plain",)).get_content()
+    assert f"the mail server refused {PARENT}: 550" in text
+    assert [p.get_filename() for p in office.iter_attachments()] == ["day3-letter-contact1-pl.html"]
+
+
+async def test_a_refusal_is_not_retried_and_a_failure_names_no_one(settings, smtp):
     smtp.fail_next.append("550 5.1.1 mailbox unavailable")
     req = letter_request(make_case(datetime(2027, 5, 24).date(), language="pl"))
+    result = await send_letter(settings, req)  # no exception: the refusal is in the result
+    assert [s.accepted for s in result.sent] == [False, True]  # the parent, then the office's copy
+    assert smtp.received[0].rcpt_tos == [OFFICE]
 
+    smtp.fail_next.append("451 4.3.0 try again later")  # a temporary failure does raise
     with pytest.raises(ApplicationError) as info:
-        await send_letter(settings, req)
-
+        await send_letter(settings, letter_request(make_case(datetime(2027, 5, 24).date())))
     err = info.value
-    assert err.type == PERMANENT_MAIL_ERROR
-    assert err.non_retryable is True
-    assert "550" in err.message
+    assert err.type != PERMANENT_MAIL_ERROR and not err.non_retryable
     shown = f"{err} {err.message} {err.details!r} {err.__cause__!r} {err.__context__!r}"
     for personal in ("@", "Grace", "Testperson", "Robin", "family.example"):
         assert personal not in shown, (personal, shown)
-    assert err.__cause__ is None  # raised "from None": the SMTP exception text is not kept
-    assert smtp.received == []
 
 
 def test_invalid_address_is_permanent():
     """An address that is not an address at all fails for good, without naming it."""
-    with pytest.raises(ApplicationError) as info:
+    with pytest.raises(Refused) as info:
         build_message(Settings(), mail_to("not-an-address"), "<x@whereabouts.invalid>", datetime.now(UTC))
-    assert info.value.type == PERMANENT_MAIL_ERROR and info.value.non_retryable
     assert "not-an-address" not in str(info.value)
+
+
+async def test_parent_mail_comes_from_the_school_and_a_reply_reaches_its_office(settings, smtp):
+    case = make_case(datetime(2027, 5, 24).date())
+    await send_letter(settings, letter_request(case))
+    notices = NoticeActivities(Deps.from_settings(settings))
+    ref = CaseRef(case_id=case.case_id, run_id="run-advice", step="day1_parent_advice")
+    await activity_env().run(notices.send_notice, NoticeRequest(ref=ref, kind="parent_advice", case=case))
+    notices_ref = CaseRef(case_id=case.case_id, run_id="run-prompt", step="day1_call")
+    await activity_env().run(notices.send_notice, NoticeRequest(ref=notices_ref, kind="day1_call", case=case))
+
+    letter, advice = (r.message for r in smtp.to(PARENT))
+    for msg in (letter, advice):
+        sender = msg["From"].addresses[0]
+        assert sender.display_name == "Test Hill Primary"  # the family sees who writes
+        assert sender.addr_spec == parseaddr(settings.mail_from)[1]  # sent by the system's address
+        assert [a.addr_spec for a in msg["Reply-To"].addresses] == [OFFICE]  # Reply reaches the school
+    [prompt] = (r.message for r in smtp.to(OFFICE))
+    assert prompt["Reply-To"] is None and prompt["From"].addresses[0].display_name == "Whereabouts"
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,7 +444,7 @@ async def test_injected_bcc_in_a_name_reaches_no_one(settings, smtp):
         text="Hi.\n",
         step="prompt",
     )
-    await activity_env().run(send_all, settings, "case/run", [evil])
+    await activity_env().run(send_each, settings, "case/run", [evil])
     [received] = smtp.received
     assert received.rcpt_tos == [PARENT]
     assert received.message["Bcc"] is None

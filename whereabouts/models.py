@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from whereabouts.vocabulary import (
+    Agency,
     CallOutcome,
     CmeOutcome,
     CmeStage,
@@ -69,6 +70,9 @@ class CaseInput(_Model):
     pupil: Pupil
     contacts: list[Contact] = Field(min_length=1)
     first_day_absent: date
+    last_attended: date | None = Field(
+        default=None, description="the pupil's last day in school, as the MIS knows it"
+    )
 
     @property
     def case_id(self) -> str:
@@ -91,6 +95,8 @@ class _Action(_Model):
 class CallRecord(_Action):
     outcome: CallOutcome
     reason: str | None = Field(default=None, max_length=500)
+    at: datetime | None = Field(default=None, description="when the call was made (default: when recorded)")
+    number: str | None = Field(default=None, max_length=40, description="the number that was rung")
 
     @model_validator(mode="after")
     def _reason_when_safe(self) -> CallRecord:
@@ -126,6 +132,19 @@ class ChildSeen(_Action):
     where: str | None = Field(default=None, max_length=200)
 
 
+class AgencyTold(_Action):
+    """Staff told an agency by phone (or another way) what an e-mail could not deliver."""
+
+    agency: Agency
+    at: datetime | None = Field(default=None, description="when they were told (default: when recorded)")
+
+
+class AdviceGiven(_Action):
+    """Staff gave the parent the missing-child advice themselves, on the phone or in person."""
+
+    at: datetime | None = Field(default=None, description="when it was given (default: when recorded)")
+
+
 class LaDecisionRecord(_Action):
     decision: LaDecision
 
@@ -158,6 +177,7 @@ class CaseStatus(_Model):
     visit_booked_for: datetime | None = None
     referred_at: datetime | None = None
     pending: list[str] = Field(default_factory=list)
+    attention: list[str] = Field(default_factory=list)  # what went wrong that a person should know
 
 
 class CaseResult(_Model):

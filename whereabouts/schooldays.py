@@ -48,6 +48,8 @@ class CaseSchedule(BaseModel):
     home_visit: datetime
     home_visit_latest: datetime
     day10_referral: datetime
+    day_before: date | None = None  # the school day before Day 1: "last attended" when the MIS is silent
+    fallback: str | None = None  # why the school's own calendar could not be used (then: weekdays)
 
     @property
     def callback_after(self) -> timedelta:
@@ -63,6 +65,10 @@ def is_bank_holiday(day: date) -> bool:
     return day in _bank_holidays(day.year)
 
 
+def bank_holiday_name(day: date) -> str | None:
+    return holidays.country_holidays("GB", subdiv="ENG", years=day.year).get(day)
+
+
 class SchoolCalendar:
     """Which days a school is open."""
 
@@ -74,6 +80,36 @@ class SchoolCalendar:
         if day.weekday() >= 5 or is_bank_holiday(day) or day in self._inset:
             return False
         return any(term.start <= day <= term.end for term in self.school.terms)
+
+    def why_not_school_day(self, day: date) -> str | None:
+        """Why ``day`` is not a school day for this school, in words for the office; None if it is."""
+        when = day.strftime("%a %-d %b %Y")
+        if day.weekday() >= 5:
+            return f"{when} is a weekend"
+        if is_bank_holiday(day):
+            return f"{when} is a bank holiday ({bank_holiday_name(day)})"
+        if day in self._inset:
+            return f"{when} is an INSET day at {self.school.name}"
+        if not any(term.start <= day <= term.end for term in self.school.terms):
+            return f"{when} is outside {self.school.name}'s term dates in the school directory"
+        return None
+
+    def school_days_ahead(self, day: date, limit: int) -> int:
+        """How many school days the directory's term dates give after ``day``, counting to ``limit``."""
+        ends = max((term.end for term in self.school.terms), default=day)
+        count = 0
+        while day < ends and count < limit:
+            day += timedelta(days=1)
+            count += self.is_school_day(day)
+        return count
+
+    def previous_school_day(self, day: date) -> date | None:
+        """The last school day strictly before ``day`` (within a year), or None."""
+        for _ in range(MAX_SCHOOL_DAYS_SEARCH):
+            day -= timedelta(days=1)
+            if self.is_school_day(day):
+                return day
+        return None
 
     def next_school_day(self, day: date) -> date:
         """The first school day strictly after ``day``."""
@@ -97,6 +133,14 @@ class SchoolCalendar:
         while len(days) < count:
             days.append(self.next_school_day(days[-1]))
         return days
+
+
+class WeekdayCalendar(SchoolCalendar):
+    """Monday to Friday less England's bank holidays: what a case counts when the school's own
+    term dates cannot give it a schedule (a date outside its terms, terms missing)."""
+
+    def is_school_day(self, day: date) -> bool:
+        return day.weekday() < 5 and not is_bank_holiday(day)
 
 
 def london(day: date, at: time) -> datetime:
@@ -139,9 +183,14 @@ class Clock:
 
 
 def build_schedule(
-    school: School, first_day: date, started_at: datetime, school_day_seconds: float | None
+    school: School,
+    first_day: date,
+    started_at: datetime,
+    school_day_seconds: float | None,
+    calendar: SchoolCalendar | None = None,
 ) -> CaseSchedule:
-    calendar = SchoolCalendar(school)
+    """When each step falls due. Raises ValueError when the calendar runs out of school days."""
+    calendar = calendar or SchoolCalendar(school)
     clock = Clock(calendar, first_day, started_at, school_day_seconds)
     dates = calendar.school_days(first_day, REFERRAL_DAY)
     letter = clock.at(3, CALL_TIME, dates)
@@ -158,7 +207,58 @@ def build_schedule(
         home_visit=clock.at(5, VISIT_TIME, dates),
         home_visit_latest=clock.at(6, SCHOOL_CLOSES, dates),
         day10_referral=clock.at(REFERRAL_DAY, CALL_TIME, dates),
+        day_before=calendar.previous_school_day(first_day),
     )
+
+
+def schedule_for(
+    school: School, first_day: date, started_at: datetime, school_day_seconds: float | None
+) -> CaseSchedule:
+    """The case's schedule on the school's calendar; where that cannot give one, on weekdays less
+    bank holidays, saying why, so a case is never left without one (and never retries for ever)."""
+    try:
+        return build_schedule(school, first_day, started_at, school_day_seconds)
+    except ValueError as exc:
+        schedule = build_schedule(
+            school, first_day, started_at, school_day_seconds, calendar=WeekdayCalendar(school)
+        )
+        return schedule.model_copy(update={"fallback": str(exc)})
+
+
+def calendar_for(school: School, around: date) -> SchoolCalendar:
+    """The school's calendar if its term dates cover ``around`` and the weeks after, else weekdays."""
+    calendar = SchoolCalendar(school)
+    try:
+        calendar.add_school_days(around, LETTER_WORKING_DAYS + 2)
+    except ValueError:
+        return WeekdayCalendar(school)
+    return calendar
+
+
+def letter_deadline(school: School, sent_at: datetime, school_day_seconds: float | None) -> datetime:
+    """Close of school on the third school day after the letter goes: the seed's "3 working days"
+    run from when the letter actually goes, however late that is."""
+    if school_day_seconds is not None:
+        return sent_at + timedelta(seconds=school_day_seconds * (LETTER_WORKING_DAYS + 1))
+    sent_on = sent_at.astimezone(LONDON).date()
+    day = calendar_for(school, sent_on).add_school_days(sent_on, LETTER_WORKING_DAYS)
+    return london(day, SCHOOL_CLOSES)
+
+
+def next_visit_slot(
+    school: School, after: datetime, school_day_seconds: float | None
+) -> tuple[datetime, datetime]:
+    """The next home-visit slot still ahead of ``after`` (a school day at VISIT_TIME), and the
+    latest the visit may happen (close of the next school day)."""
+    if school_day_seconds is not None:
+        slot = after + timedelta(seconds=school_day_seconds * 5 / 7)
+        return slot, slot + timedelta(seconds=school_day_seconds)
+    local = after.astimezone(LONDON)
+    calendar = calendar_for(school, local.date())
+    day = local.date()
+    if not calendar.is_school_day(day) or local.time().replace(tzinfo=None) >= VISIT_TIME:
+        day = calendar.next_school_day(day)
+    return london(day, VISIT_TIME), london(calendar.next_school_day(day), SCHOOL_CLOSES)
 
 
 def working_days_after(

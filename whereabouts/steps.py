@@ -25,6 +25,22 @@ class CaseRef(BaseModel):
         return f"{self.case_id}/{self.run_id}"
 
 
+class Sent(BaseModel):
+    """What became of one message: the mail server accepted it, or refused it for good.
+
+    The chronology is written from these, so it says "notified" only of a message the server took,
+    and names whom by role; ``address`` lets the office task for a refused message name the
+    address to fix (it travels encrypted, in the step's result, never in a failure message).
+    """
+
+    role: str
+    to_label: str
+    address: str
+    message_id: str
+    accepted: bool
+    refused: str | None = None  # the server's reply, e.g. "550 5.1.1 mailbox unavailable"
+
+
 class ScheduleRequest(BaseModel):
     school_urn: str
     first_day_absent: date
@@ -44,14 +60,12 @@ class NoticeRequest(BaseModel):
     due_at: datetime | None = None
     facts: dict[str, str] = Field(default_factory=dict)
     assessment: RiskAssessment | None = None
-
-
-class NoticeResult(BaseModel):
-    sent: int
-    message_ids: list[str]
+    to: list[str] | None = None  # recipient roles instead of the kind's own (a task routed to the DSL)
 
 
 class CallTried(BaseModel):
+    """A call staff recorded as unanswered, at the time they made it: what the letter lists."""
+
     at: datetime
     label: str
 
@@ -60,7 +74,7 @@ class LetterRequest(BaseModel):
     ref: CaseRef
     case: CaseInput
     calls: list[CallTried]
-    deadline: datetime
+    deadline: datetime  # the schedule's; the letter names a later one if it goes late
 
 
 class LetterResult(BaseModel):
@@ -69,23 +83,19 @@ class LetterResult(BaseModel):
     languages: list[str]
     interpreter_needed: list[str] = Field(default_factory=list)
     message_ids: list[str] = Field(default_factory=list)
+    sent: list[Sent] = Field(default_factory=list)  # every message: each parent's, the office's
+    posted: list[str] = Field(default_factory=list)  # "Sam Testperson (father) (no e-mail address...)"
+    deadline: datetime | None = None  # the deadline the letter names
 
-    def describe(self) -> str:
-        langs = " + ".join(self.languages) or "English"
-        parts = [f"Day 3 letter ({langs})"]
-        if self.emailed:
-            parts.append(f"e-mailed to {self.emailed} contact(s)")
-        if self.printed:
-            parts.append(f"{self.printed} printable copy/copies sent to the office to post")
-        if self.interpreter_needed:
-            parts.append("interpreter needed: " + ", ".join(self.interpreter_needed))
-        return "; ".join(parts)
+    @property
+    def language_words(self) -> str:
+        return " + ".join(self.languages) or "English"
 
 
 class VisitBookingRequest(BaseModel):
     ref: CaseRef
     case: CaseInput
-    slot: datetime
+    slot: datetime  # the schedule's; a later one is booked if this one is already past
     latest: datetime
     risk_summary: str
 
@@ -94,17 +104,34 @@ class VisitBooking(BaseModel):
     slot: datetime
     staff: list[str]
     message_ids: list[str]
+    latest: datetime | None = None
+    sent: list[Sent] = Field(default_factory=list)
+
+
+class ContactAttempt(BaseModel):
+    """One call staff recorded, as an LA referral form asks for it: when, who, which number, how."""
+
+    label: str  # "Day 1 call"
+    at: datetime
+    by: str
+    number: str | None = None
+    outcome: str  # in words: "no answer"
+    note: str | None = None
 
 
 class ReferralRequest(BaseModel):
     ref: CaseRef
     case: CaseInput
     last_attended: date | None
+    last_attended_assumed: bool = False  # the MIS did not send it: the school day before Day 1
     assessment: RiskAssessment | None
     visit: VisitRecord | None
     visit_booking: VisitBooking | None
     chronology: list[ChronologyEntry]
     reason: str
+    attempts: list[ContactAttempt] = Field(default_factory=list)
+    letter: LetterResult | None = None
+    told: list[str] = Field(default_factory=list)  # who was told outside the school, how and when
 
 
 class MisRecord(BaseModel):

@@ -68,6 +68,34 @@ class CmeOutcome(Word):
     WITHDRAWN = "withdrawn"
 
 
+class Agency(Word):
+    """Who a school tells outside itself, and can record having told by phone."""
+
+    POLICE = "police"
+    SOCIAL_CARE = "social_care"
+    LA = "la"
+
+
+class Attention(Word):
+    """Why a case needs a person's attention beyond its next step: the ``CmeAttention`` list.
+
+    Staff reasons (a message that did not reach its recipient) come first in ``admin.py cases``;
+    operator reasons (a step stuck retrying, a calendar worked out without the school's dates,
+    a procedure that stopped) come before everything.
+    """
+
+    UNDELIVERED = "undelivered"
+    ESCALATION_NOT_DELIVERED = "escalation_not_delivered"
+    REFERRAL_NOT_DELIVERED = "referral_not_delivered"
+    ADVICE_NOT_GIVEN = "advice_not_given"
+    RETRYING = "retrying"
+    CALENDAR = "calendar"
+    STOPPED = "stopped"
+
+
+OPERATOR_ATTENTION = frozenset({Attention.RETRYING, Attention.CALENDAR, Attention.STOPPED})
+
+
 class RiskStatus(Word):
     """The ``CmeRisk`` search attribute: where the safeguarding judgement stands."""
 

@@ -1,144 +1,42 @@
-"""The Day 3 letter: plain English, in the family's language too, e-mailed or printed to post.
+"""The Day 3 letter: to each parent, e-mailed, or printed for the office to post.
 
-Languages are data, not code: each folder under ``templates/letters/`` with a ``meta.toml``,
-``body.html.j2`` and ``body.txt.j2`` is a language, found by the codes its ``meta.toml`` lists
-(ISO 639-1 and the DfE school-census codes). A school adds or replaces a language by dropping in
-a folder. A language we have no folder for gets the English letter and the office gets a task to
-arrange an interpreter: a machine guess at a safeguarding letter is worse than none.
+The letter goes to everyone with parental responsibility, each on their own: one parent's bounced
+address must not leave the other parent (or the office's printed copies) without a letter. A
+parent the letter cannot be e-mailed to (no address, or the mail server refused it) gets a
+print-ready copy in the office's task, with the refused address named so the MIS can be
+corrected; if the office's own inbox refuses the task, the DSL gets it. The family's 3 working
+days run from when the letter actually goes, so a letter held up by a mail outage never names a
+deadline already past.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-import jinja2
-from babel.dates import format_date, format_time
 from temporalio import activity
 
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
-from whereabouts.activities.mail import Attachment, Mail, send_all
+from whereabouts.activities.letter_library import ENGLISH, LetterLanguage, LetterLibrary
+from whereabouts.activities.mail import Attachment, Mail, Outbox
 from whereabouts.directory import School
 from whereabouts.models import Contact
+from whereabouts.schooldays import letter_deadline
 from whereabouts.steps import LetterRequest, LetterResult
 from whereabouts.times import LONDON
 
-ENGLISH = "en"
-_REGION = re.compile(r"[a-z]{2}|[0-9]{3}")  # a BCP 47 region subtag (lower-cased)
+__all__ = ["LetterActivities", "LetterLibrary"]
 
 
-@dataclass(frozen=True)
-class LetterLanguage:
-    folder: str
-    name: str
-    native: str
-    lang: str
-    locale: str
-    dir: str
-    codes: tuple[str, ...]
-    subject: str
-    draft: bool
+@dataclass
+class _Copy:
+    """A letter for the office to print, sign and post, and why it is not e-mailed."""
 
-
-class LetterLibrary:
-    """Every language folder under ``templates/letters``, indexed by the codes it answers to."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(root),
-            autoescape=jinja2.select_autoescape(
-                enabled_extensions=("html", "html.j2"), default_for_string=False
-            ),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.languages: dict[str, LetterLanguage] = {}
-        self._by_code: dict[str, str] = {}
-        for meta_path in sorted(root.glob("*/meta.toml")):
-            meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
-            folder = meta_path.parent.name
-            lang = LetterLanguage(
-                folder=folder,
-                name=meta["name"],
-                native=meta.get("native", meta["name"]),
-                lang=meta.get("lang", folder),
-                locale=meta.get("locale", folder),
-                dir=meta.get("dir", "ltr"),
-                codes=tuple(c.lower() for c in meta.get("codes", [folder])),
-                subject=meta["subject"],
-                draft=meta.get("status", "draft") != "checked",
-            )
-            self.languages[folder] = lang
-            for code in (folder, lang.lang, *lang.codes):  # lang: e.g. "pa-Guru", "pt-PT"
-                self._by_code[code.lower()] = folder
-        if ENGLISH not in self.languages:
-            raise FileNotFoundError(f"{root}: the English letter ({ENGLISH}/meta.toml) is missing")
-
-    @property
-    def english(self) -> LetterLanguage:
-        return self.languages[ENGLISH]
-
-    def resolve(self, code: str | None) -> LetterLanguage | None:
-        """The folder for an ISO 639-1 or DfE census code; English for none; None if unknown."""
-        if not code or not code.strip():
-            return self.english
-        key = code.strip().lower().replace("_", "-")
-        # A region subtag may be dropped ("pt-BR" gets the Portuguese letter), a script subtag may
-        # not: "pa-Arab" is Panjabi in Shahmukhi, which a family cannot read in the Gurmukhi letter.
-        base, *rest = key.split("-")
-        general = "-".join([base, *(sub for sub in rest if not _REGION.fullmatch(sub))])
-        folder = self._by_code.get(key) or self._by_code.get(general)
-        return self.languages[folder] if folder else None
-
-    def facts(self, lang: LetterLanguage, data: dict) -> dict:
-        """The letter's data with dates written in the letter's own language."""
-        loc = lang.locale
-
-        def full(d: date) -> str:
-            return format_date(d, format="full", locale=loc)
-
-        def moment(dt: datetime) -> str:
-            local = dt.astimezone(LONDON)
-            return f"{full(local.date())}, {format_time(local, format='short', locale=loc)}"
-
-        return {
-            **data,
-            "letter_date": full(data["letter_date"]),
-            "first_day": full(data["first_day"]),
-            "deadline": full(data["deadline"].astimezone(LONDON).date()),
-            "calls": [moment(c) for c in data["calls"]],
-        }
-
-    def render(self, languages: list[LetterLanguage], data: dict, printable: bool) -> tuple[str, str, str]:
-        """(subject, html, text) of one letter holding each language in turn."""
-        sections: list[dict[str, Any]] = []
-        for lang in languages:
-            facts = self.facts(lang, data)
-            sections.append(
-                {
-                    "lang": lang,
-                    "html": self.env.get_template(f"{lang.folder}/body.html.j2").render(**facts),
-                    "text": self.env.get_template(f"{lang.folder}/body.txt.j2").render(**facts),
-                    "subject": self.env.from_string(lang.subject).render(**facts),
-                }
-            )
-        subject = " / ".join(s["subject"] for s in sections)
-        common = {
-            **data,
-            "sections": sections,
-            "printable": printable,
-            "letter_date": self.facts(self.english, data)["letter_date"],
-        }
-        html = self.env.get_template("_layout.html.j2").render(**common)
-        text = self.env.get_template("_layout.txt.j2").render(**common)
-        return subject, html, text
+    label: str
+    why: str
+    attachment: Attachment
 
 
 class LetterActivities:
@@ -146,7 +44,7 @@ class LetterActivities:
         self.deps = deps
         self.library = LetterLibrary(deps.settings.templates_dir / "letters")
 
-    def letter_data(self, req: LetterRequest, contact: Contact) -> dict:
+    def letter_data(self, req: LetterRequest, contact: Contact, deadline: datetime) -> dict[str, Any]:
         school = self.deps.directory.school(req.case.school_urn)
         pupil = req.case.pupil
         return {
@@ -160,74 +58,113 @@ class LetterActivities:
             "child_forename": pupil.forename,
             "first_day": req.case.first_day_absent,
             "calls": [c.at for c in req.calls],
-            "deadline": req.deadline,
+            "deadline": deadline,
             "letter_date": datetime.now(UTC).astimezone(LONDON).date(),
             "sender_name": school.signatory.name,
             "case_id": req.ref.case_id,
         }
 
+    def languages(self, contact: Contact) -> tuple[list[LetterLanguage], bool]:
+        """The family's language then English (or English alone); True if we have no letter in
+        the family's language, so an interpreter is needed."""
+        lang = self.library.resolve(contact.language)
+        if lang is None:
+            return [self.library.english], True
+        return ([lang] if lang.folder == ENGLISH else [lang, self.library.english]), False
+
     @activity.defn(name="send_day3_letter")
     @metrics.letter_sent
     async def send_day3_letter(self, req: LetterRequest) -> LetterResult:
         school = self.deps.directory.school(req.case.school_urn)
-        mails: list[Mail] = []
-        printed: list[Attachment] = []
-        interpreter: list[str] = []
-        used: list[str] = []
+        settings = self.deps.settings
+        outbox = Outbox(settings, req.ref.key)
+        now = datetime.now(UTC)
+        deadline = max(req.deadline, letter_deadline(school, now, settings.school_day_seconds))
         # The letter is for those with parental responsibility. If the MIS names none, a letter
         # silently not sent would leave the family unwritten to: the office gets a printed copy
         # for every contact on record and is asked to find who holds responsibility.
         no_holder = not any(c.parental_responsibility for c in req.case.contacts)
-        for n, contact in enumerate(req.case.contacts, start=1):
-            if not contact.parental_responsibility and not no_holder:
-                continue
-            lang = self.library.resolve(contact.language)
-            if lang is None:
+        readers = [
+            (n, c) for n, c in enumerate(req.case.contacts, start=1) if c.parental_responsibility or no_holder
+        ]
+        used: list[str] = []
+        interpreter: list[str] = []
+        for _, contact in readers:
+            langs, unknown = self.languages(contact)
+            used += [x.name for x in langs if x.name not in used]
+            if unknown:
                 interpreter.append(contact.language or "?")
-                lang = self.library.english
-            langs = [lang] if lang.folder == ENGLISH else [lang, self.library.english]
-            for chosen in langs:
-                if chosen.name not in used:
-                    used.append(chosen.name)
-            data = self.letter_data(req, contact)
-            if contact.email and not no_holder:
-                subject, html, text = self.library.render(langs, data, printable=False)
-                mails.append(
-                    Mail(
-                        to=str(contact.email),
-                        to_name=contact.name,
-                        subject=subject,
-                        text=text,
-                        html=html,
-                        language=lang.lang,
-                        step=req.ref.step,
-                    )
+
+        emailed = [(n, c) for n, c in readers if c.email and not no_holder]
+        sent = await outbox.send([self._email(req, c, deadline, school) for _, c in emailed])
+        copies = [
+            self._copy(req, n, c, deadline, f"the mail server refused {s.address}: {s.refused}")
+            for (n, c), s in zip(emailed, sent, strict=True)
+            if not s.accepted
+        ]
+        copies += [
+            self._copy(req, n, c, deadline, "no e-mail address on record")
+            for n, c in readers
+            if (n, c) not in emailed
+        ]
+        if copies or interpreter:
+            task = self.office_mail(req, school, copies, interpreter, no_holder)
+            [to_office] = await outbox.send([task])
+            sent.append(to_office)
+            if not to_office.accepted:
+                dsl = task.model_copy(
+                    update={"to": str(school.dsl.email), "to_name": school.dsl.name, "role": "dsl"}
                 )
-            else:
-                _, html, _ = self.library.render(langs, data, printable=True)
-                printed.append(
-                    Attachment(
-                        filename=f"day3-letter-contact{n}-{lang.folder}.html",
-                        content_type="text/html; charset=utf-8",
-                        data=html.encode(),
-                    )
+                dsl.label = f"the DSL, {school.dsl.name}"
+                dsl.text = (
+                    f"The attendance office inbox refused this ({to_office.refused}), so it comes to "
+                    "you: please pass it to the office today.\n\n" + dsl.text
                 )
-        if printed or interpreter:
-            mails.append(self.office_mail(req, school, printed, interpreter, no_holder))
-        ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
+                sent += await outbox.send([dsl])
         return LetterResult(
-            emailed=sum(1 for m in mails if m.to != str(school.attendance_inbox)),
-            printed=len(printed),
+            emailed=sum(1 for s in sent if s.role == "parent" and s.accepted),
+            printed=len(copies),
             languages=used,
             interpreter_needed=interpreter,
-            message_ids=ids,
+            message_ids=[s.message_id for s in sent],
+            sent=sent,
+            posted=[f"{c.label} ({c.why})" for c in copies],
+            deadline=deadline,
         )
+
+    def _email(self, req: LetterRequest, contact: Contact, deadline: datetime, school: School) -> Mail:
+        langs, _ = self.languages(contact)
+        subject, html, text = self.library.render(langs, self.letter_data(req, contact, deadline), False)
+        return Mail(
+            to=str(contact.email),
+            to_name=contact.name,
+            role="parent",
+            label=f"{contact.name} ({contact.relationship})",
+            # The family sees the school as the sender, and a reply reaches the school.
+            from_name=school.name,
+            reply_to=str(school.attendance_inbox),
+            subject=subject,
+            text=text,
+            html=html,
+            language=langs[0].lang,
+            step=req.ref.step,
+        )
+
+    def _copy(self, req: LetterRequest, n: int, contact: Contact, deadline: datetime, why: str) -> _Copy:
+        langs, _ = self.languages(contact)
+        _, html, _ = self.library.render(langs, self.letter_data(req, contact, deadline), True)
+        attachment = Attachment(
+            filename=f"day3-letter-contact{n}-{langs[0].folder}.html",
+            content_type="text/html; charset=utf-8",
+            data=html.encode(),
+        )
+        return _Copy(f"{contact.name} ({contact.relationship})", why, attachment)
 
     def office_mail(
         self,
         req: LetterRequest,
         school: School,
-        printed: list[Attachment],
+        copies: list[_Copy],
         interpreter: list[str],
         no_holder: bool = False,
     ) -> Mail:
@@ -236,14 +173,16 @@ class LetterActivities:
             lines += [
                 "No contact on record has parental responsibility, so no letter was e-mailed.",
                 "Find out who holds parental responsibility and post them the letter today: a",
-                f"print-ready copy for each of the {len(printed)} contact(s) on record is attached.",
+                f"print-ready copy for each of the {len(copies)} contact(s) on record is attached.",
                 "Then correct the contacts in the MIS.",
                 "",
             ]
-        elif printed:
+        elif copies:
             lines += [
-                f"{len(printed)} contact(s) have no e-mail address. Their letters are attached as",
-                "print-ready pages (A4, address block filled in): print, sign and post today.",
+                f"{len(copies)} letter(s) could not be e-mailed. Their print-ready pages (A4, address",
+                "block filled in) are attached: print, sign and post today.",
+                *(f"  - {c.label}: {c.why}" for c in copies),
+                "Where the mail server refused an address, correct it in the MIS.",
                 "",
             ]
         if interpreter:
@@ -257,8 +196,10 @@ class LetterActivities:
         return Mail(
             to=str(school.attendance_inbox),
             to_name=f"{school.name} attendance office",
+            role="office",
+            label=f"{school.name} attendance office",
             subject=f"Day 3 letter tasks: case {req.ref.case_id}",
             text="\n".join(lines) + "\n",
-            attachments=printed,
+            attachments=[c.attachment for c in copies],
             step=req.ref.step,
         )

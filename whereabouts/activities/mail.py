@@ -1,17 +1,23 @@
 """The one sending path for every e-mail Whereabouts sends: prompts, letters, referrals.
 
 Why it is careful:
+- *Each message on its own.* A step may send several messages (a letter to each parent, an
+  escalation to police, social care and the DSL). Each succeeds or fails by itself: one refused
+  address never stops the others, and the step returns what became of every message (``Sent``),
+  so the case can write down exactly who was told and route what was refused another way.
 - *Sent once.* Each message carries a Message-ID derived from the case, the step and the
-  recipient. After the server accepts a message the activity heartbeats the IDs sent so far; a
-  retried attempt reads them back and skips what already went. (The only gap left is a crash in
-  the instant between the server's "250 OK" and the heartbeat; the stable Message-ID lets the
-  receiving mail system discard that duplicate.)
-- *Permanent vs temporary.* A 5xx reply or a refused address will not get better by retrying, so
-  it fails the activity as non-retryable and the workflow gives the office a task. 4xx replies and
-  connection failures retry with back-off, so a mail server that is down only delays a message.
+  recipient. Once the server has answered a message (accepted or refused it for good) the activity
+  heartbeats that answer; a retried attempt reads them back and skips those messages. (The only
+  gap left is a crash in the instant between the server's reply and the heartbeat; the stable
+  Message-ID lets the receiving mail system discard that duplicate.)
+- *Permanent vs temporary.* A 5xx reply or a refused address will not get better by retrying:
+  that message is marked refused, with the server's reply, and the others go on. 4xx replies and
+  connection failures leave the message waiting: the step fails retryably once the others are
+  sent, so a mail server that is down only delays a message.
 - *No header injection.* Every header value is flattened to one line before it is set.
-- *No personal data in errors.* Failure messages name the step and the recipient's position,
-  never the address, because Temporal keeps failure messages in clear.
+- *No personal data in errors.* Failure messages name the step and how many messages wait, never
+  an address, because Temporal keeps failure messages in clear; who was refused travels in the
+  step's result, which is encrypted like every payload.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from whereabouts import metrics
-from whereabouts.models import DeliveryDelay
 from whereabouts.settings import Settings, SmtpSecurity
+from whereabouts.steps import Sent
 
 PERMANENT_MAIL_ERROR = "PermanentMailError"
 
@@ -47,6 +53,10 @@ class Mail(BaseModel):
 
     to: str
     to_name: str | None = None
+    role: str = "office"  # who the recipient is to the case: office, dsl, police, parent, ...
+    label: str | None = None  # how the chronology names them (default: to_name)
+    from_name: str | None = None  # the sender's display name (parents see the school's name)
+    reply_to: str | None = None  # where a reply goes (parents reply to the school, not to us)
     subject: str
     text: str
     html: str | None = None
@@ -69,7 +79,7 @@ def _address(name: str | None, addr: str) -> Address:
     display, email = parseaddr(one_line(addr))
     user, _, domain = email.partition("@")
     if not user or not domain:
-        raise ApplicationError("invalid e-mail address", type=PERMANENT_MAIL_ERROR, non_retryable=True)
+        raise Refused("not a valid e-mail address")
     return Address(display_name=display_name(name or display or ""), username=user, domain=domain)
 
 
@@ -87,8 +97,10 @@ def display_name(value: str) -> str:
 def build_message(settings: Settings, mail: Mail, msg_id: str, sent_at: datetime) -> EmailMessage:
     msg = EmailMessage()
     from_name, from_addr = parseaddr(settings.mail_from)
-    msg["From"] = _address(from_name, from_addr)
+    msg["From"] = _address(mail.from_name or from_name, from_addr)
     msg["To"] = _address(mail.to_name, mail.to)
+    if mail.reply_to:
+        msg["Reply-To"] = _address(mail.from_name, mail.reply_to)
     msg["Subject"] = one_line(mail.subject)
     msg["Message-ID"] = msg_id
     msg["Date"] = format_datetime(sent_at)
@@ -120,9 +132,18 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+class Refused(Exception):
+    """The mail server refused a message for good (or it has no valid address): ``reason`` says
+    how, in the server's words (its reply code and text), naming no one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @metrics.email_failed
 async def deliver(settings: Settings, msg: EmailMessage) -> None:
-    """Hand one message to the SMTP server, classifying failures for Temporal's retry policy."""
+    """Hand one message to the SMTP server: ``Refused`` for good, or a retryable failure."""
     sec = settings.smtp_security
     try:
         await aiosmtplib.send(
@@ -139,72 +160,79 @@ async def deliver(settings: Settings, msg: EmailMessage) -> None:
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = sorted({r.code for r in exc.recipients})
         if all(c >= 500 for c in codes):
-            raise ApplicationError(
-                f"mail server refused the recipient permanently ({codes})",
-                type=PERMANENT_MAIL_ERROR,
-                non_retryable=True,
-            ) from None
+            raise Refused(_reply(exc.recipients[0].code, exc.recipients[0].message)) from None
         raise ApplicationError(f"mail server deferred the recipient ({codes})") from None
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code >= 500:
-            raise ApplicationError(
-                f"mail server rejected the message permanently ({exc.code})",
-                type=PERMANENT_MAIL_ERROR,
-                non_retryable=True,
-            ) from None
+            raise Refused(_reply(exc.code, exc.message)) from None
         raise ApplicationError(f"mail server asked to try later ({exc.code})") from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         raise ApplicationError(f"mail server unreachable ({type(exc).__name__}); will retry") from None
 
 
-def _worth_reporting(attempt: int) -> bool:
-    # The second failed try says "delayed"; later reports only refresh the count, and sparsely,
-    # so a mail server down for a weekend adds tens of events to a case's history, not thousands.
-    return attempt == 2 or (attempt > 2 and attempt % 10 == 0)
+def _reply(code: int, text: str) -> str:
+    """'550 5.1.1 mailbox unavailable': the server's reply, one line, without the address it may
+    quote (servers often echo the recipient), for the chronology and the office's task."""
+    line = one_line(text)
+    line = re.sub(r"<?[^\s<>@]+@[^\s<>@]+>?", "(the address)", line)
+    return f"{code} {line}"[:200]
 
 
-async def report_delay(step: str, attempt: int, reason: str) -> None:
-    """Tell the case its e-mail for ``step`` is waiting on the mail server.
+class Outbox:
+    """What one attempt of a mail step has sent, and what earlier attempts did (from heartbeats).
 
-    Best effort: the retry goes on whether or not the case hears of it. Nothing personal goes in
-    the signal or the log line: ``reason`` comes from ``deliver``, which names no one.
+    Must be used inside an activity. Every answer the server gives (accepted, or refused for good)
+    is heartbeated at once with all the earlier ones, so a retried attempt skips those messages
+    and reports them as they were.
     """
-    info = activity.info()
-    try:
-        handle = activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
-        await handle.signal(
-            "delivery_delayed",
-            DeliveryDelay(step=step, activity=info.activity_type, attempt=attempt, reason=reason),
-        )
-    except Exception as exc:  # reporting must never change the send's outcome
-        activity.logger.warning("could not report a mail delay to the case: %s", type(exc).__name__)
+
+    def __init__(self, settings: Settings, case_key: str) -> None:
+        self.settings = settings
+        self.case_key = case_key
+        info = activity.info()
+        self.done: dict[str, Sent] = {}
+        for item in info.heartbeat_details[0] if info.heartbeat_details else []:
+            sent = Sent.model_validate(item)
+            self.done[sent.message_id] = sent
+
+    async def send(self, mails: list[Mail]) -> list[Sent]:
+        """Send each message once; what the server answered, in order.
+
+        Messages the server could not take now are left for the next attempt: once the others are
+        sent, a retryable ``ApplicationError`` says how many wait (naming no one).
+        """
+        results: list[Sent] = []
+        waiting: list[ApplicationError] = []
+        for mail in mails:
+            msg_id = message_id(self.case_key, mail.step, mail.to)
+            if msg_id in self.done:
+                results.append(self.done[msg_id])
+                continue
+            sent = Sent(
+                role=mail.role,
+                to_label=mail.label or mail.to_name or mail.role,
+                address=mail.to,
+                message_id=msg_id,
+                accepted=True,
+            )
+            try:
+                await deliver(self.settings, build_message(self.settings, mail, msg_id, datetime.now(UTC)))
+            except Refused as refused:
+                sent.accepted, sent.refused = False, refused.reason
+                metrics.increment(metrics.EMAILS_FAILED, {"kind": "permanent"})
+            except ApplicationError as exc:
+                waiting.append(exc)
+                continue
+            self.done[msg_id] = sent
+            results.append(sent)
+            activity.heartbeat([s.model_dump(mode="json") for s in self.done.values()])
+        if waiting:
+            raise ApplicationError(
+                f"{len(waiting)} of {len(mails)} message(s) waiting for the mail server: {waiting[0].message}"
+            )
+        return results
 
 
-async def send_all(
-    settings: Settings, case_key: str, mails: list[Mail], step: str | None = None
-) -> list[str]:
-    """Send each message once, heartbeating progress so a retry skips what already went.
-
-    Returns the Message-IDs, in order. Must run inside an activity. With ``step`` given, a try
-    that fails and will be retried tells the case (``delivery_delayed``), so its status shows it.
-    """
-    info = activity.info()
-    done: set[str] = set()
-    if info.heartbeat_details:
-        done = set(info.heartbeat_details[0])
-    ids: list[str] = []
-    for mail in mails:
-        msg_id = message_id(case_key, mail.step, mail.to)
-        ids.append(msg_id)
-        if msg_id in done:
-            continue
-        msg = build_message(settings, mail, msg_id, datetime.now(UTC))
-        try:
-            await deliver(settings, msg)
-        except ApplicationError as exc:
-            if step and not exc.non_retryable and _worth_reporting(info.attempt):
-                await report_delay(step, info.attempt, exc.message)
-            raise
-        done.add(msg_id)
-        activity.heartbeat(sorted(done))
-    return ids
+async def send_each(settings: Settings, case_key: str, mails: list[Mail]) -> list[Sent]:
+    """Send each message once (see ``Outbox``): for a step that sends one batch."""
+    return await Outbox(settings, case_key).send(mails)

@@ -8,13 +8,16 @@ each possible outcome, because the fastest way to lose a child is a step nobody 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from whereabouts.activities.deps import Deps
-from whereabouts.activities.mail import Mail, send_all
+from whereabouts.activities.mail import Mail, send_each
 from whereabouts.directory import LocalAuthority, School
-from whereabouts.steps import NoticeRequest, NoticeResult
+from whereabouts.models import CaseInput
+from whereabouts.steps import NoticeRequest, Sent
 from whereabouts.vocabulary import FLAG_LABELS, CallOutcome, LaDecision, RiskConcern, VisitOutcome
 
 # Who receives each kind. "parents": every contact with parental responsibility and an e-mail.
@@ -26,29 +29,43 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
     "missing_child_alert": ("dsl", "office"),
     "parent_advice": ("parents",),
     "safeguarding_escalation": ("police", "social_care", "dsl"),
+    "escalation_not_delivered": ("dsl", "office"),
+    "referral_not_delivered": ("dsl", "office"),
     "la_chase": ("la_cme",),
     "closed_after_referral": ("la_cme", "office"),
     "office_task": ("office",),
 }
+ROLES = ("office", "dsl", "police", "social_care", "la_cme", "parents")
 
 
-def _recipients(role: str, school: School, la: LocalAuthority, req: NoticeRequest) -> list[tuple[str, str]]:
+def recipients(role: str, school: School, la: LocalAuthority, case: CaseInput) -> list[Recipient]:
+    """Who ``role`` is for this case, from the directory (or the case's contacts, for parents)."""
     match role:
         case "office":
-            return [(f"{school.name} attendance office", str(school.attendance_inbox))]
+            return [Recipient("office", f"{school.name} attendance office", str(school.attendance_inbox))]
         case "dsl":
-            return [(school.dsl.name, str(school.dsl.email))]
+            return [Recipient("dsl", f"the DSL, {school.dsl.name}", str(school.dsl.email), school.dsl.name)]
         case "police":
-            return [(la.police.name, str(la.police.email))]
+            return [Recipient("police", la.police.name, str(la.police.email))]
         case "social_care":
-            return [(la.social_care.name, str(la.social_care.email))]
+            return [Recipient("social_care", la.social_care.name, str(la.social_care.email))]
         case "la_cme":
-            return [(f"{la.name} CME tracking", str(la.cme_inbox))]
+            return [Recipient("la_cme", f"{la.name} CME tracking", str(la.cme_inbox))]
         case "parents":
             return [
-                (c.name, str(c.email)) for c in req.case.contacts if c.parental_responsibility and c.email
+                Recipient("parent", f"{c.name} ({c.relationship})", str(c.email), c.name)
+                for c in case.contacts
+                if c.parental_responsibility and c.email
             ]
     raise ValueError(f"unknown recipient role {role}")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str
+    label: str  # as the chronology names them
+    address: str
+    name: str | None = None  # the display name on the envelope (default: the label)
 
 
 class NoticeActivities:
@@ -79,16 +96,30 @@ class NoticeActivities:
         return first.removeprefix("Subject:").strip(), body.lstrip("\n")
 
     @activity.defn(name="send_notice")
-    async def send_notice(self, req: NoticeRequest) -> NoticeResult:
-        if req.kind not in RECIPIENTS:
-            raise ApplicationError(f"unknown notice kind {req.kind}", non_retryable=True)
+    async def send_notice(self, req: NoticeRequest) -> list[Sent]:
+        """Each recipient's message on its own; what became of each (none: nobody to send to)."""
+        roles = req.to or RECIPIENTS.get(req.kind)
+        if roles is None or any(r not in ROLES for r in roles):
+            raise ApplicationError(f"unknown notice kind or role: {req.kind}", non_retryable=True)
         school = self.deps.directory.school(req.case.school_urn)
         la = self.deps.directory.la_for(req.case.school_urn)
         subject, text = self.render(req)
-        mails = [
-            Mail(to=addr, to_name=name, subject=subject, text=text, step=req.ref.step)
-            for role in RECIPIENTS[req.kind]
-            for name, addr in _recipients(role, school, la, req)
-        ]
-        ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
-        return NoticeResult(sent=len(ids), message_ids=ids)
+        mails = []
+        for role in roles:
+            for r in recipients(role, school, la, req.case):
+                parent = r.role == "parent"
+                mails.append(
+                    Mail(
+                        to=r.address,
+                        to_name=r.name or r.label,
+                        role=r.role,
+                        label=r.label,
+                        # Parents see the school as the sender, and a reply reaches the school.
+                        from_name=school.name if parent else None,
+                        reply_to=str(school.attendance_inbox) if parent else None,
+                        subject=subject,
+                        text=text,
+                        step=req.ref.step,
+                    )
+                )
+        return await send_each(self.deps.settings, req.ref.key, mails)

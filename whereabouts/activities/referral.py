@@ -12,9 +12,9 @@ from temporalio import activity
 
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
-from whereabouts.activities.mail import Attachment, Mail, send_all
+from whereabouts.activities.mail import Attachment, Mail, send_each
 from whereabouts.directory import LocalAuthority, School
-from whereabouts.steps import ReferralRequest
+from whereabouts.steps import ReferralRequest, Sent
 from whereabouts.times import day, when
 from whereabouts.vocabulary import FLAG_LABELS, LaDecision
 
@@ -32,7 +32,7 @@ def referral_text(req: ReferralRequest, school: School, la: LocalAuthority) -> s
         f"  UPN:             {p.upn}",
         f"  Year group:      {p.year_group}",
         f"  Address:         {', '.join(p.address.lines())}",
-        f"  Date last attended: {day(req.last_attended) if req.last_attended else 'not known'}",
+        f"  Date last attended: {_last_attended(req)}",
         f"  First day of unexplained absence: {day(req.case.first_day_absent)}",
         "  Flags:           " + (", ".join(FLAG_LABELS[f] for f in p.flags) if p.flags else "none recorded"),
         "",
@@ -44,6 +44,17 @@ def referral_text(req: ReferralRequest, school: School, la: LocalAuthority) -> s
             f": {' / '.join(c.phones) or 'no phone'}; {c.email or 'no e-mail'};"
             f" language {c.language or 'not recorded'}"
         )
+    lines += ["", "CONTACT ATTEMPTS (calls, as staff recorded them)"]
+    for t in req.attempts:
+        number = f", rang {t.number}" if t.number else ""
+        note = f"; {t.note}" if t.note else ""
+        lines.append(f"  {when(t.at)}  {t.label} by {t.by}{number}: {t.outcome}{note}")
+    if not req.attempts:
+        lines.append("  No call outcome was recorded.")
+    lines += ["", "LETTER (Day 3)"]
+    lines += _letter_lines(req)
+    lines += ["", "WHO ELSE HAS BEEN TOLD"]
+    lines += [f"  {t}" for t in req.told] or ["  Nobody outside the school has been told by Whereabouts."]
     lines += ["", "DSL RISK APPRAISAL"]
     if a is None:
         lines.append("  No risk assessment recorded.")
@@ -62,7 +73,7 @@ def referral_text(req: ReferralRequest, school: School, la: LocalAuthority) -> s
         )
         if req.visit:
             lines.append(f"  Outcome: {req.visit.outcome.words} (recorded by {req.visit.by})")
-            lines.append(f"  Spoke to: {req.visit.spoke_to or 'nobody recorded'}")
+            lines.append(f"  Spoke to: {req.visit.spoke_to or 'not recorded'}")
             if req.visit.note:
                 lines.append(f"  Note: {req.visit.note}")
         else:
@@ -80,13 +91,36 @@ def referral_text(req: ReferralRequest, school: School, la: LocalAuthority) -> s
     return "\n".join(lines) + "\n"
 
 
+def _last_attended(req: ReferralRequest) -> str:
+    if req.last_attended is None:
+        return "not known"
+    if req.last_attended_assumed:
+        return f"{day(req.last_attended)} (assumed: the school day before the first absence)"
+    return day(req.last_attended)
+
+
+def _letter_lines(req: ReferralRequest) -> list[str]:
+    letter = req.letter
+    if letter is None:
+        return ["  No letter has gone."]
+    lines = []
+    for s in letter.sent:
+        if s.role == "parent":
+            how = "e-mailed" if s.accepted else f"NOT delivered by e-mail ({s.refused})"
+            lines.append(f"  {s.to_label}: {how}, in {letter.language_words}")
+    lines += [f"  Print-ready copy to the office to post: {p}" for p in letter.posted]
+    if letter.deadline:
+        lines.append(f"  Deadline given to the family: {when(letter.deadline)}")
+    return lines
+
+
 class ReferralActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
     @activity.defn(name="file_referral")
     @metrics.referral_filed
-    async def file_referral(self, req: ReferralRequest) -> list[str]:
+    async def file_referral(self, req: ReferralRequest) -> list[Sent]:
         school = self.deps.directory.school(req.case.school_urn)
         la = self.deps.directory.la_for(req.case.school_urn)
         text = referral_text(req, school, la)
@@ -96,6 +130,10 @@ class ReferralActivities:
                 "school": {"urn": school.urn, "name": school.name},
                 "case": req.case.model_dump(mode="json"),
                 "last_attended": req.last_attended.isoformat() if req.last_attended else None,
+                "last_attended_assumed": req.last_attended_assumed,
+                "contact_attempts": [a.model_dump(mode="json") for a in req.attempts],
+                "letter": req.letter.model_dump(mode="json", exclude={"message_ids"}) if req.letter else None,
+                "told": req.told,
                 "risk_assessment": req.assessment.model_dump(mode="json") if req.assessment else None,
                 "home_visit": {
                     "booking": req.visit_booking.model_dump(mode="json") if req.visit_booking else None,
@@ -112,6 +150,7 @@ class ReferralActivities:
             Mail(
                 to=str(la.cme_inbox),
                 to_name=f"{la.name} CME tracking",
+                role="la_cme",
                 subject=subject,
                 text=text,
                 attachments=[attachment],
@@ -120,9 +159,11 @@ class ReferralActivities:
             Mail(
                 to=str(school.dsl.email),
                 to_name=school.dsl.name,
+                role="dsl",
+                label=f"the DSL, {school.dsl.name}",
                 subject="Copy: " + subject,
                 text=text,
                 step=req.ref.step,
             ),
         ]
-        return await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
+        return await send_each(self.deps.settings, req.ref.key, mails)

@@ -12,13 +12,15 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from temporalio import activity
 
 from whereabouts.activities.deps import Deps
-from whereabouts.activities.mail import Attachment, Mail, send_all
+from whereabouts.activities.mail import Attachment, Mail, send_each
 from whereabouts.directory import Person, School
+from whereabouts.schooldays import next_visit_slot
 from whereabouts.steps import VisitBooking, VisitBookingRequest
 from whereabouts.times import when
 from whereabouts.vocabulary import VisitOutcome
 
 VISIT_LENGTH = timedelta(hours=1)
+VISIT_NOTICE = timedelta(hours=1)  # a slot sooner than this is too soon to go (compressed: scaled)
 
 
 def visit_invite(req: VisitBookingRequest, school: School, staff: list[Person]) -> bytes:
@@ -57,48 +59,66 @@ class VisitActivities:
 
     @activity.defn(name="book_home_visit")
     async def book_home_visit(self, req: VisitBookingRequest) -> VisitBooking:
+        """Invite the two visiting staff (and the office) to the slot, or to the next one still
+        ahead if it has passed: an invitation never names a time already gone."""
         school = self.deps.directory.school(req.case.school_urn)
+        slot, latest = req.slot, req.latest
+        day_seconds = self.deps.settings.school_day_seconds
+        notice = VISIT_NOTICE if day_seconds is None else timedelta(seconds=day_seconds / 7)
+        lead = datetime.now(UTC) + notice
+        if slot <= lead:
+            slot, latest = next_visit_slot(school, lead, day_seconds)
+        booked = req.model_copy(update={"slot": slot, "latest": latest})
         staff = school.visit_staff[:2]
-        pupil = req.case.pupil
-        ics = visit_invite(req, school, staff)
-        outcomes = "\n".join(
-            f'  python admin.py visit {req.ref.case_id} {o.value} --note "WHO YOU SPOKE TO, WHAT YOU SAW"'
-            for o in VisitOutcome
+        invite = Attachment(
+            filename="home-visit.ics",
+            content_type="text/calendar; method=REQUEST",
+            data=visit_invite(booked, school, staff),
         )
-        text = (
-            f"A home visit is booked for {when(req.slot)} (at the latest {when(req.latest)}).\n"
-            f"Visiting: {' and '.join(p.name for p in staff)}. Always go in pairs.\n\n"
-            f"Case:    {req.ref.case_id}\n"
-            f"Pupil:   {pupil.full_name} (UPN {pupil.upn}), year {pupil.year_group}\n"
-            f"Address: {', '.join(pupil.address.lines())}\n"
-            f"Contacts: "
-            + "; ".join(f"{c.name} ({c.relationship}) {' / '.join(c.phones)}" for c in req.case.contacts)
-            + "\n\n"
-            f"Before you go: the risk assessment must be in place. Now: {req.risk_summary}.\n"
-            f"Ask the designated safeguarding lead ({school.dsl.name}) if anything has changed.\n\n"
-            "Afterwards, record what you found (one of these):\n" + outcomes + "\n"
-        )
-        subject = f"Home visit booked {when(req.slot)}: case {req.ref.case_id} ({school.name})"
-        invite = Attachment(filename="home-visit.ics", content_type="text/calendar; method=REQUEST", data=ics)
+        subject = f"Home visit booked {when(slot)}: case {req.ref.case_id} ({school.name})"
+        text = visit_text(booked, school, staff)
+        people = [("visitor", p.name, str(p.email)) for p in staff]
+        people.append(("office", f"{school.name} attendance office", str(school.attendance_inbox)))
         mails = [
             Mail(
-                to=str(p.email),
-                to_name=p.name,
+                to=addr,
+                to_name=name,
+                role=role,
                 subject=subject,
                 text=text,
                 attachments=[invite],
                 step=req.ref.step,
             )
-            for p in staff
-        ] + [
-            Mail(
-                to=str(school.attendance_inbox),
-                to_name=f"{school.name} attendance office",
-                subject=subject,
-                text=text,
-                attachments=[invite],
-                step=req.ref.step,
-            )
+            for role, name, addr in people
         ]
-        ids = await send_all(self.deps.settings, req.ref.key, mails, step=req.ref.step)
-        return VisitBooking(slot=req.slot, staff=[p.name for p in staff], message_ids=ids)
+        sent = await send_each(self.deps.settings, req.ref.key, mails)
+        return VisitBooking(
+            slot=slot,
+            latest=latest,
+            staff=[p.name for p in staff],
+            message_ids=[s.message_id for s in sent],
+            sent=sent,
+        )
+
+
+def visit_text(req: VisitBookingRequest, school: School, staff: list[Person]) -> str:
+    """What the visiting staff need: when, who, where, the risk assessment, how to record it."""
+    pupil = req.case.pupil
+    outcomes = "\n".join(
+        f'  python admin.py visit {req.ref.case_id} {o.value} --spoke-to "WHO YOU SPOKE TO" '
+        '--note "WHAT YOU SAW"'
+        for o in VisitOutcome
+    )
+    contacts = "; ".join(f"{c.name} ({c.relationship}) {' / '.join(c.phones)}" for c in req.case.contacts)
+    return (
+        f"A home visit is booked for {when(req.slot)} (at the latest {when(req.latest)}).\n"
+        f"Visiting: {' and '.join(p.name for p in staff)}. Always go in pairs.\n\n"
+        f"Case:    {req.ref.case_id}\n"
+        f"Pupil:   {pupil.full_name} (UPN {pupil.upn}), year {pupil.year_group}\n"
+        f"Address: {', '.join(pupil.address.lines())}\n"
+        f"Contacts: {contacts}\n\n"
+        f"Before you go: the risk assessment must be in place. Now: {req.risk_summary}.\n"
+        f"Ask the designated safeguarding lead ({school.dsl.name}) if anything has changed.\n\n"
+        "Afterwards, record what you found, and who you spoke to (the LA's referral asks for it),\n"
+        "with one of these:\n" + outcomes + "\n"
+    )

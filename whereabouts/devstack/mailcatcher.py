@@ -32,7 +32,8 @@ class Received:
 
 @dataclass
 class MailCatcher:
-    """The aiosmtpd handler: stores messages; ``fail_next`` makes the next DATA fail.
+    """The aiosmtpd handler: stores messages; ``fail_next`` makes the next DATA fail, and
+    ``refuse`` makes the server refuse named addresses (a typo in an inbox, a closed mailbox).
 
     ``accept_delay`` holds each message that long before answering "250", as a busy mail server
     does; a client that disconnects meanwhile (a worker killed mid-send) has sent nothing, since
@@ -46,6 +47,20 @@ class MailCatcher:
     lock: threading.Lock = field(default_factory=threading.Lock)
     accept_delay: float = 0.0
     in_flight: list[list[str]] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> e.g. "550 5.1.1 no such user"
+    refused: list[str] = field(default_factory=list)  # addresses refused so far
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        """Refuse the addresses in ``refuse`` at RCPT, as a real server refuses an unknown mailbox."""
+        with self.lock:
+            reply = self.refuse.get(address.lower())
+            if reply:
+                self.refused.append(address)
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
@@ -77,6 +92,8 @@ class MailCatcher:
     def clear(self) -> None:
         with self.lock:
             self.received.clear()
+            self.refuse.clear()
+            self.refused.clear()
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.rcpt_tos]

@@ -21,34 +21,19 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from whereabouts.activities.letters import LetterActivities
-    from whereabouts.activities.referral import ReferralActivities
-    from whereabouts.activities.visits import VisitActivities
     from whereabouts.models import CallRecord, CaseInput, CaseResult
     from whereabouts.schooldays import LA_CHASE_WORKING_DAYS
-    from whereabouts.steps import (
-        CallTried,
-        LetterRequest,
-        ReferralRequest,
-        ScheduleRequest,
-        VisitBookingRequest,
-        WorkingDaysRequest,
-    )
+    from whereabouts.steps import ScheduleRequest, WorkingDaysRequest
     from whereabouts.times import short
     from whereabouts.vocabulary import CallOutcome, CmeOutcome, CmeStage
 
-from whereabouts.workflows.activity_calls import (
-    mail_activity,
-    permanent_mail_error,
-    schedule_case,
-    working_days_after,
-)
-from whereabouts.workflows.staff import StaffActions
+from whereabouts.workflows.activity_calls import schedule_case, working_days_after
+from whereabouts.workflows.outreach import Outreach
 from whereabouts.workflows.state import SYSTEM, CallSlot, CaseClosed, Closing
 
 
 @workflow.defn(name="CmeCase")
-class CmeCaseWorkflow(StaffActions):
+class CmeCaseWorkflow(Outreach):
     @workflow.init
     def __init__(self, case: CaseInput) -> None:
         super().__init__(case)
@@ -60,27 +45,17 @@ class CmeCaseWorkflow(StaffActions):
     async def run(self, case: CaseInput) -> CaseResult:
         info = workflow.info()
         self._log("Case opened", SYSTEM, f"first day of unexplained absence {case.first_day_absent}")
-        self.schedule = await schedule_case(
-            ScheduleRequest(
-                school_urn=case.school_urn,
-                first_day_absent=case.first_day_absent,
-                started_at=workflow.now(),
-            )
-        )
-        procedure = asyncio.create_task(self._procedure())
-        await workflow.wait_condition(lambda: self.closing is not None or procedure.done())
-        cancelled = not procedure.done()
-        if cancelled:
+        procedure = asyncio.create_task(self._carried_out())
+        # Only a closing event ends a case: a step that fails for good stops the procedure, and
+        # the case then waits, on the list and marked for an operator, for a person to act.
+        await workflow.wait_condition(lambda: self.closing is not None)
+        if not procedure.done():
             procedure.cancel()
         try:
             await procedure
-        except CaseClosed:
-            pass
-        except (asyncio.CancelledError, ActivityError):
-            # A step cut short by the closing event (e.g. a prompt still sending) is expected.
-            if not cancelled:
-                raise
-        assert self.closing is not None, "the procedure only ends by closing the case"
+        except (CaseClosed, asyncio.CancelledError, ActivityError):
+            pass  # a step cut short by the closing event (e.g. a prompt still sending) is expected
+        assert self.closing is not None
         await self._close(self.closing)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return CaseResult(
@@ -89,6 +64,23 @@ class CmeCaseWorkflow(StaffActions):
             closed_at=workflow.now(),
             chronology=self.chronology,
         )
+
+    async def _carried_out(self) -> None:
+        """The schedule, then the procedure; a step that fails for good is shown, never fatal."""
+        try:
+            request = ScheduleRequest(
+                school_urn=self.case.school_urn,
+                first_day_absent=self.case.first_day_absent,
+                started_at=workflow.now(),
+            )
+            self.schedule = await self._tracked("schedule_case", schedule_case(request), mail=False)
+            if self.schedule.fallback:
+                await self._calendar_fallback(self.schedule.fallback)
+            await self._procedure()
+        except ActivityError as err:
+            if self.closing is not None:
+                raise
+            self._stop(err)
 
     async def _procedure(self) -> None:
         s = self._sched
@@ -134,13 +126,10 @@ class CmeCaseWorkflow(StaffActions):
         await self._wait(lambda: self.visit is not None, s.day10_referral, "home visit outcome")
 
         # Checks done (or Day 10): refer, once the letter's 3 working days have passed.
-        if self.visit is not None and workflow.now() < s.letter_deadline:
-            self._enter(
-                CmeStage.HOME_VISIT, "refer to the LA when the letter deadline passes", s.letter_deadline
-            )
-            await self._sleep_until(
-                s.letter_deadline, f"letter deadline {short(s.letter_deadline)}, then refer"
-            )
+        deadline = self.letter_deadline or s.letter_deadline
+        if self.visit is not None and workflow.now() < deadline:
+            self._enter(CmeStage.HOME_VISIT, "refer to the LA when the letter deadline passes", deadline)
+            await self._sleep_until(deadline, f"letter deadline {short(deadline)}, then refer")
         reason = (
             f"checks completed: home visit found {self.visit.outcome.words}"
             if self.visit is not None
@@ -153,11 +142,32 @@ class CmeCaseWorkflow(StaffActions):
         """Wait for this call's outcome and prompt the office to make it."""
         self.awaiting_call = slot
         self.call_times[slot] = workflow.now()
-        await self._notice(kind, summary, due_at=due_at)
+        sent = await self._notice(kind, summary, due_at=due_at)
+        if self._accepted(sent, "office"):
+            self._log(f"{slot.label} prompt e-mailed to the attendance office", SYSTEM)
+
+    async def _calendar_fallback(self, why: str) -> None:
+        self._log("School-day schedule counted on weekdays less bank holidays", SYSTEM, why)
+        self._publish()
+        await self._office_task(
+            "this case's school days are counted on weekdays",
+            f"Whereabouts could not work out this case's school days from the school's term dates "
+            f"({why}), so it counts Monday to Friday less bank holidays. Check the school's term "
+            "dates and INSET days in the school directory; until then the dates may be wrong.",
+        )
+
+    def _stop(self, err: ActivityError) -> None:
+        """A step failed for good: say so where staff and operators look, and wait for a person."""
+        step = err.activity_type or "a step"
+        why = getattr(err.cause, "message", None) or type(err.cause).__name__
+        self.stopped = f"{step} failed: {why}"
+        self._log("Procedure stopped: a step failed and will not be retried", SYSTEM, self.stopped)
+        self.next_action, self.next_action_at = "an operator to look at the failed step", workflow.now()
+        self._publish()
 
     async def _callback(self, day1: CallRecord) -> None:
         s = self._sched
-        back_at = (self.day1_recorded_at or workflow.now()) + s.callback_after
+        back_at = (day1.at or self.day1_recorded_at or workflow.now()) + s.callback_after
         self._enter(CmeStage.DAY1_CALLBACK, "call back (2 hours after no answer)", back_at)
         await self._sleep_until(back_at, f"2 hours after no answer, {short(back_at)}")
         await self._prompt_call(CallSlot.DAY1_CALLBACK, "day1_callback", "Prompt the call-back", s.day2_call)
@@ -165,97 +175,22 @@ class CmeCaseWorkflow(StaffActions):
         self._enter(CmeStage.DAY1_CALLBACK, "record the call-back outcome", s.day2_call)
         await self._wait(lambda: CallSlot.DAY1_CALLBACK in self.calls, s.day2_call, "call-back outcome")
 
-    async def _letter(self) -> None:
-        s = self._sched
-        tried = [
-            CallTried(at=self.call_times[slot], label=slot.label)
-            for slot in CallSlot
-            if slot in self.call_times
-        ]
-        req = LetterRequest(
-            ref=self._ref("day3_letter"), case=self.case, calls=tried, deadline=s.letter_deadline
-        )
-        summary = f"Day 3 letter in {self._letter_languages()}"
-        try:
-            result = await self._mail_step(
-                "day3_letter", mail_activity(LetterActivities.send_day3_letter, req, summary=summary)
-            )
-        except ActivityError as err:
-            if not permanent_mail_error(err):
-                raise
-            await self._office_task(
-                "Day 3 letter could not be e-mailed",
-                "The mail server permanently refused the Day 3 letter. Please check the "
-                "contacts' e-mail addresses, then print and post the letter today.",
-            )
-            self._log(
-                "Day 3 letter could not be e-mailed: office asked to post it",
-                SYSTEM,
-                f"deadline for contact {short(s.letter_deadline)}",
-            )
-            return
-        self._log(
-            result.describe(), SYSTEM, f"parents have 3 working days: deadline {short(s.letter_deadline)}"
-        )
-
-    def _letter_languages(self) -> str:
-        langs = sorted(
-            {(c.language or "en").lower() for c in self.case.contacts if c.parental_responsibility}
-            - {"en", "eng", "en-gb"}
-        )
-        return " + ".join([*langs, "English"]) if langs else "English"
-
-    async def _book_visit(self) -> None:
-        s = self._sched
-        req = VisitBookingRequest(
-            ref=self._ref("home_visit"),
-            case=self.case,
-            slot=s.home_visit,
-            latest=s.home_visit_latest,
-            risk_summary=self._risk_summary(),
-        )
-        summary = f"Book home visit for {short(s.home_visit)}, invite the two visiting staff"
-        booking = await self._mail_step(
-            "home_visit", mail_activity(VisitActivities.book_home_visit, req, summary=summary)
-        )
-        self.visit_booking = booking
-        self._log("Home visit booked", SYSTEM, f"{short(booking.slot)}; visiting: {', '.join(booking.staff)}")
-
-    async def _refer(self, reason: str) -> None:
-        self._enter(CmeStage.REFERRED, "file the CME referral", workflow.now())
-        self._log("Referred to the local authority as a child missing education", SYSTEM, reason)
-        self.referred_at = workflow.now()
-        req = ReferralRequest(
-            ref=self._ref("referral"),
-            case=self.case,
-            last_attended=None,
-            assessment=self.assessment,
-            visit=self.visit,
-            visit_booking=self.visit_booking,
-            chronology=self.chronology,
-            reason=reason,
-        )
-        summary = "File the CME referral with the LA, with the chronology"
-        await self._mail_step(
-            "referral", mail_activity(ReferralActivities.file_referral, req, summary=summary)
-        )
-        await self._mis("referral", "note", "referred_cme", reason)
-
     async def _await_la(self) -> None:
         """Wait for the LA; chase every 10 working days; ``keep_on_roll`` starts a fresh wait."""
         chase = 0
         base = self.referred_at or workflow.now()
         while True:
             seen = len(self.la_decisions)
-            chase_at = await working_days_after(
-                WorkingDaysRequest(school_urn=self.case.school_urn, after=base, days=LA_CHASE_WORKING_DAYS)
+            request = WorkingDaysRequest(
+                school_urn=self.case.school_urn, after=base, days=LA_CHASE_WORKING_DAYS
             )
+            chase_at = await self._tracked("working_days_after", working_days_after(request), mail=False)
             self._enter(CmeStage.REFERRED, "LA decision due (chase if none)", chase_at)
             if await self._wait(lambda n=seen: len(self.la_decisions) > n, chase_at, "LA decision"):  # type: ignore[misc]
                 base = workflow.now()
                 continue
             chase += 1
-            await self._notice(
+            sent = await self._notice(
                 "la_chase",
                 f"Chase the LA for a decision (chase {chase})",
                 facts={
@@ -264,7 +199,8 @@ class CmeCaseWorkflow(StaffActions):
                 },
                 step=f"la_chase_{chase}",
             )
-            self._log(f"LA chased for a decision (chase {chase})", SYSTEM)
+            if self._accepted(sent, "la_cme"):
+                self._log(f"LA chased by e-mail for a decision (chase {chase})", SYSTEM)
             base = chase_at
 
     async def _close(self, closing: Closing) -> None:
@@ -280,11 +216,13 @@ class CmeCaseWorkflow(StaffActions):
             CmeOutcome.REMOVED_FROM_ROLL,
             CmeOutcome.CHILD_LOCATED,
         ):
-            await self._notice(
+            sent = await self._notice(
                 "closed_after_referral",
                 "Tell the LA the referred case is closed",
                 facts={"outcome": closing.outcome.words, "detail": closing.detail or ""},
             )
+            if self._accepted(sent, "la_cme"):
+                self._log("LA told by e-mail that the case is closed", SYSTEM)
         self._publish()
 
     # ------------------------------------------------------------------------------------

@@ -13,11 +13,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.models import CallRecord, CaseStatus, RiskAssessment
-    from whereabouts.vocabulary import RiskStatus
+    from whereabouts.times import short
+    from whereabouts.vocabulary import Agency, RiskStatus
 
 from whereabouts.workflows import views
-from whereabouts.workflows.activity_calls import Messaging
+from whereabouts.workflows.messaging import Messaging
 from whereabouts.workflows.state import SYSTEM, CallSlot
+
+AGENCIES = {"police": Agency.POLICE, "social_care": Agency.SOCIAL_CARE}
 
 
 class Safeguarding(Messaging):
@@ -47,21 +50,94 @@ class Safeguarding(Messaging):
             )
 
     async def _missing_child(self, rec: CallRecord, slot: CallSlot) -> None:
-        """The parent says the child is missing: advise the parent, alert the DSL, ask for a judgement."""
-        await self._notice(
-            "parent_advice", "Send the parent the missing-child advice", step=f"{slot}_parent_advice"
+        """The parent says the child is missing: advise the parent, alert the DSL, ask for a judgement.
+
+        "Advised" is written only for a parent whose mail server took the advice; if it reached
+        none, the office is asked to give it by phone and the case waits until staff record it.
+        """
+        sent = await self._notice(
+            "parent_advice",
+            "Send the parent the missing-child advice",
+            step=f"{slot}_parent_advice",
+            route=False,
         )
-        self._log(
-            "Parent advised: police, people and places the child knows, GP and A&E, report back to school",
-            SYSTEM,
-        )
+        advised = self._accepted(sent, "parent")
+        for s in advised:
+            self._log(
+                "Parent advised by e-mail: police, people and places the child knows, GP and A&E, "
+                "report back to school",
+                SYSTEM,
+                s.to_label,
+            )
+        if advised:
+            advice = "e-mailed to " + ", ".join(s.to_label for s in advised)
+        else:
+            self.advice_pending = True
+            why = (
+                "the mail server refused every parent's address"
+                if sent
+                else "no contact with parental responsibility has an e-mail address"
+            )
+            advice = f"NOT e-mailed ({why}): give it to the parent by phone"
+            self._log("Missing-child advice NOT e-mailed to any parent", SYSTEM, why)
+            self._publish()
+            await self._office_task(
+                "give the parent the missing-child advice by phone now",
+                f"The parent says the child is missing, and the written advice could not be e-mailed "
+                f"({why}). Phone the parent now and tell them to: call the police (101, or 999 if the "
+                "child is in danger); contact everyone the child knows and the places the child goes; "
+                "call the family GP and nearby A&E departments; and call the school when the child is "
+                f"found or is still missing. Then record it: python admin.py advised {self._case_id}",
+            )
         await self._notice(
             "missing_child_alert",
             "Alert the DSL: parent says the child is missing",
-            facts={"note": rec.note or ""},
+            facts={"note": rec.note or "", "advice": advice},
             step=f"{slot}_missing_alert",
         )
         await self._ask_dsl("the parent says the child is missing", alerted=True)
+
+    async def _escalate(self, rec: RiskAssessment) -> None:
+        """At risk: e-mail police and children's social care now. Each is written down as told only
+        once its mail server took the message; any not reached is the loudest alert of all."""
+        sent = await self._notice(
+            "safeguarding_escalation",
+            "Urgent: notify police and children's social care",
+            assessment=rec,
+            step="escalation",
+            route=False,
+        )
+        for s in sent:
+            if s.accepted and s.role in AGENCIES:
+                words = views.AGENCY_WORDS[AGENCIES[s.role]]
+                self._log(f"{words.capitalize()} notified by e-mail: child at risk", SYSTEM, s.to_label)
+                self.told.append(
+                    f"{s.to_label} ({words}): safeguarding referral e-mailed {short(workflow.now())}"
+                )
+        missing = [s for s in sent if not s.accepted and s.role in AGENCIES]
+        for s in missing:
+            agency = AGENCIES[s.role]
+            self.not_told.add(agency)
+            self._log(
+                f"ESCALATION NOT DELIVERED: {views.AGENCY_WORDS[agency]} have NOT been told",
+                SYSTEM,
+                f"{s.to_label} ({s.address}) refused: {s.refused}",
+            )
+        self._publish()
+        if missing:
+            await self._notice(
+                "escalation_not_delivered",
+                "URGENT: police or social care NOT told: phone them",
+                facts={
+                    "not_told": " and ".join(views.AGENCY_WORDS[AGENCIES[s.role]] for s in missing),
+                    "refused": "; ".join(f"{s.to_label} ({s.address}): {s.refused}" for s in missing),
+                    "agencies": " ".join(AGENCIES[s.role].value for s in missing),
+                },
+                assessment=rec,
+                step="escalation_not_delivered",
+            )
+        dsl_copy = [s for s in sent if s.role == "dsl"]
+        await self._account("copy of the safeguarding referral", [s for s in dsl_copy if not s.accepted])
 
     def _risk_summary(self) -> str:
         """What the visiting staff are told about the assessment before they knock."""
@@ -80,19 +156,12 @@ class Safeguarding(Messaging):
         if rec.at_risk:
             self.risk = RiskStatus.ESCALATED
             self._log(
-                "Risk assessment: AT RISK - police and children's social care notified",
+                "Risk assessment: AT RISK - police and children's social care to be told at once",
                 rec.by,
                 "; ".join(x for x in (f"concerns: {concerns}", rec.note) if x),
             )
             self._publish()
-            self._background(
-                self._notice(
-                    "safeguarding_escalation",
-                    "Urgent: notify police and children's social care",
-                    assessment=rec,
-                    step="escalation",
-                )
-            )
+            self._background(self._escalate(rec))
         else:
             self.risk = RiskStatus.NOT_AT_RISK
             self._log(

@@ -9,10 +9,14 @@ of safeguarding.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.models import (
+        AdviceGiven,
+        AgencyTold,
         CallRecord,
         CaseStatus,
         ChildSeen,
@@ -24,9 +28,11 @@ with workflow.unsafe.imports_passed_through():
         VisitRecord,
         Withdrawal,
     )
+    from whereabouts.times import short
     from whereabouts.vocabulary import (
         CLOSING_LA_DECISIONS,
         CLOSING_VISIT_OUTCOMES,
+        Agency,
         CallOutcome,
         CmeOutcome,
         CmeStage,
@@ -36,6 +42,7 @@ from whereabouts.workflows import views
 from whereabouts.workflows.risk import Safeguarding
 from whereabouts.workflows.state import SYSTEM, CallSlot, Closing
 
+FUTURE_GRACE = timedelta(minutes=10)  # clocks differ a little between staff PCs and the worker
 CALL_STAGES = (CmeStage.DAY1_CALL, CmeStage.DAY1_CALLBACK, CmeStage.DAY2_CALL, CmeStage.RISK_ASSESSMENT)
 
 
@@ -60,13 +67,17 @@ class StaffActions(Safeguarding):
     async def record_call(self, rec: CallRecord) -> CaseStatus:
         slot = self.awaiting_call
         assert slot is not None
+        # The chronology entry is when it was recorded; a call made earlier says when it was made.
+        made = f"call made {short(rec.at)}" if rec.at else None
+        rang = f"rang {rec.number}" if rec.number else None
+        rec = rec.model_copy(update={"at": rec.at or workflow.now()})
         self.calls[slot] = rec
         if slot is CallSlot.DAY1:
             self.day1_recorded_at = workflow.now()
         self._log(
             f"{slot.label}: {rec.outcome.words}",
             rec.by,
-            "; ".join(x for x in (rec.reason, rec.note) if x) or None,
+            "; ".join(x for x in (made, rang, rec.reason, rec.note) if x) or None,
         )
         self.awaiting_call = None
         match rec.outcome:
@@ -88,6 +99,7 @@ class StaffActions(Safeguarding):
     @record_call.validator
     def _validate_call(self, rec: CallRecord) -> None:
         self._refuse_if_closed()
+        self._refuse_future(rec.at, "the call")
         if self.awaiting_call is None:
             done = [slot for slot in CallSlot if slot in self.calls]
             if self.stage in CALL_STAGES and done:
@@ -146,6 +158,48 @@ class StaffActions(Safeguarding):
             )
 
     @workflow.update
+    async def record_agency_told(self, rec: AgencyTold) -> CaseStatus:
+        """Staff told an agency by phone what an e-mail could not: the escalation, the referral."""
+        at = rec.at or workflow.now()
+        words = views.AGENCY_WORDS[rec.agency]
+        detail = "; ".join(x for x in (f"at {short(at)}", rec.note) if x)
+        self._log(f"{words.capitalize()} told by phone (or in person)", rec.by, detail)
+        self.told.append(f"{words}: told by {rec.by} {short(at)}" + (f" ({rec.note})" if rec.note else ""))
+        self.not_told.discard(rec.agency)
+        self._publish()
+        return self._status()
+
+    @record_agency_told.validator
+    def _validate_agency_told(self, rec: AgencyTold) -> None:
+        self._refuse_if_closed()
+        self._refuse_future(rec.at, "the call")
+        if rec.agency is Agency.LA and self.referred_at is None:
+            raise ValueError(
+                "This case has not been referred to the local authority, so there is nothing to tell it yet."
+            )
+
+    @workflow.update
+    async def record_advice_given(self, rec: AdviceGiven) -> CaseStatus:
+        """Staff gave the parent the missing-child advice themselves."""
+        at = rec.at or workflow.now()
+        detail = "; ".join(x for x in (f"at {short(at)}", rec.note) if x)
+        self._log("Parent given the missing-child advice by staff", rec.by, detail)
+        self.advice_pending = False
+        self._publish()
+        return self._status()
+
+    @record_advice_given.validator
+    def _validate_advice(self, rec: AdviceGiven) -> None:
+        self._refuse_if_closed()
+        self._refuse_future(rec.at, "the advice")
+
+    def _refuse_future(self, at: datetime | None, what: str) -> None:
+        if at is not None and at > workflow.now() + FUTURE_GRACE:
+            raise ValueError(
+                f"The time given for {what} ({short(at)}) is in the future; give the time it happened."
+            )
+
+    @workflow.update
     async def record_contact(self, rec: ParentContact) -> CaseStatus:
         self._on_contact(rec)
         return self._status()
@@ -189,12 +243,14 @@ class StaffActions(Safeguarding):
     def delivery_delayed(self, delay: DeliveryDelay) -> None:
         """A mail step keeps failing and is being retried: say so where the operator looks."""
         label = views.mail_label(delay.activity, delay.step)
+        mail = delay.activity in views.MAIL_LABELS
         first = delay.step not in self.delays
         since = self.delay_since.setdefault(delay.step, workflow.now())
-        self.delays[delay.step] = views.delay_note(label, since, delay.attempt, delay.reason)
+        self.delays[delay.step] = views.delay_note(label, since, delay.attempt, delay.reason, mail=mail)
         if first:
+            why = "the mail server is not accepting it" if mail else "the step keeps failing"
             self._log(
-                f"{label[0].upper()}{label[1:]} delayed: the mail server is not accepting it",
+                f"{label[0].upper()}{label[1:]} delayed: {why}",
                 SYSTEM,
                 f"retrying; last error: {delay.reason}",
             )

@@ -27,8 +27,8 @@ with workflow.unsafe.imports_passed_through():
         VisitRecord,
     )
     from whereabouts.schooldays import CaseSchedule
-    from whereabouts.steps import CaseRef, VisitBooking
-    from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
+    from whereabouts.steps import CaseRef, LetterResult, VisitBooking
+    from whereabouts.vocabulary import Agency, CmeOutcome, CmeStage, RiskStatus
 
 from whereabouts.workflows import views
 
@@ -90,6 +90,12 @@ class CaseState:
         self.feed_marks: set[tuple[str, str, str]] = {(case.first_day_absent.isoformat(), "", "N")}
         self.delays: dict[str, str] = {}  # step -> what the operator reads while its mail waits
         self.delay_since: dict[str, datetime] = {}
+        self.undelivered: list[str] = []  # messages the mail server refused, as staff read them
+        self.not_told: set[Agency] = set()  # agencies an e-mail could not reach, not yet told by phone
+        self.advice_pending = False  # the missing-child advice reached no parent, and none is recorded
+        self.told: list[str] = []  # who outside the school was told, how and when (for the referral)
+        self.letter: LetterResult | None = None
+        self.stopped: str | None = None  # a step failed for good: the procedure waits for a person
         self._side_effects: list[asyncio.Task[Any]] = []
         self._last_upsert: tuple[Any, ...] | None = None
 
@@ -102,6 +108,10 @@ class CaseState:
     def _sched(self) -> CaseSchedule:
         assert self.schedule is not None, "the schedule is worked out before any step"
         return self.schedule
+
+    @property
+    def _case_id(self) -> str:
+        return workflow.info().workflow_id
 
     def _ref(self, step: str) -> CaseRef:
         info = workflow.info()

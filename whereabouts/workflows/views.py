@@ -15,21 +15,34 @@ from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.models import CaseStatus
-    from whereabouts.search import CME_NEXT_ACTION_AT, CME_OUTCOME, CME_RISK, CME_SCHOOL_URN, CME_STAGE
+    from whereabouts.search import (
+        CME_ATTENTION,
+        CME_NEXT_ACTION_AT,
+        CME_OUTCOME,
+        CME_RISK,
+        CME_SCHOOL_URN,
+        CME_STAGE,
+    )
     from whereabouts.times import short
-    from whereabouts.vocabulary import CmeStage, RiskStatus
+    from whereabouts.vocabulary import Agency, Attention, CmeStage, RiskStatus
 
 if TYPE_CHECKING:
     from whereabouts.workflows.state import CaseState
 
 DAY1_STAGES = (CmeStage.DAY1_CALL, CmeStage.DAY1_CALLBACK)
-# What an operator calls the e-mail an activity sends, for "waiting on the mail server" notes.
+# What an operator calls what a step does, for "waiting on the mail server" and "retrying" notes.
 MAIL_LABELS = {
     "send_day3_letter": "Day 3 letter",
     "book_home_visit": "home visit invitations",
     "file_referral": "CME referral",
     "send_notice": "e-mail",
 }
+STEP_LABELS = {
+    "schedule_case": "school-day schedule",
+    "working_days_after": "LA chase date",
+    "record_in_mis": "MIS write-back",
+}
+AGENCY_WORDS = {Agency.POLICE: "police", Agency.SOCIAL_CARE: "children's social care", Agency.LA: "the LA"}
 
 
 def day1_stage(stage: CmeStage, risk: RiskStatus) -> CmeStage:
@@ -63,7 +76,49 @@ def pending(state: CaseState) -> list[str]:
         out.append("home visit outcome")
     if state.stage is CmeStage.REFERRED:
         out.append("LA decision")
-    return out + list(state.delays.values())
+    return out + undone(state) + list(state.delays.values())
+
+
+def undone(state: CaseState) -> list[str]:
+    """What a refused e-mail left undone that staff must do by hand: the loudest lines of all."""
+    out = []
+    escalation = [a for a in (Agency.POLICE, Agency.SOCIAL_CARE) if a in state.not_told]
+    if escalation:
+        out.append(
+            f"URGENT: {' and '.join(AGENCY_WORDS[a] for a in escalation)} NOT told of the escalation: "
+            f"phone them, then record it (admin.py notified CASE {escalation[0].value})"
+        )
+    if Agency.LA in state.not_told:
+        out.append("the LA has NOT received the referral: send it another way (admin.py notified CASE la)")
+    if state.advice_pending:
+        out.append("missing-child advice to give the parent by phone (admin.py advised CASE)")
+    return out
+
+
+def needs_attention(state: CaseState) -> list[str]:
+    """What went wrong that a person should know about, beyond what the case waits for."""
+    out = [f"not delivered: {note}" for note in state.undelivered]
+    if state.schedule is not None and state.schedule.fallback:
+        out.append(f"schedule counted on weekdays less bank holidays: {state.schedule.fallback}")
+    if state.stopped:
+        out.append(f"procedure stopped, an operator must look: {state.stopped}")
+    return out
+
+
+def attention(state: CaseState) -> list[str]:
+    """The ``CmeAttention`` values: why the case needs a person, for the case list's filters."""
+    if state.stage is CmeStage.CLOSED:
+        return []
+    reasons = {
+        Attention.UNDELIVERED: bool(state.undelivered),
+        Attention.ESCALATION_NOT_DELIVERED: bool({Agency.POLICE, Agency.SOCIAL_CARE} & state.not_told),
+        Attention.REFERRAL_NOT_DELIVERED: Agency.LA in state.not_told,
+        Attention.ADVICE_NOT_GIVEN: state.advice_pending,
+        Attention.RETRYING: bool(state.delays),
+        Attention.CALENDAR: bool(state.schedule and state.schedule.fallback),
+        Attention.STOPPED: state.stopped is not None,
+    }
+    return [a.value for a in Attention if reasons[a]]
 
 
 def status(state: CaseState, *, case_id: str, opened_at: datetime, now: datetime) -> CaseStatus:
@@ -82,13 +137,20 @@ def status(state: CaseState, *, case_id: str, opened_at: datetime, now: datetime
         visit_booked_for=state.visit_booking.slot if state.visit_booking else None,
         referred_at=state.referred_at,
         pending=pending(state),
+        attention=needs_attention(state),
     )
 
 
 def upsert_key(state: CaseState) -> tuple[Any, ...]:
     """What the search attributes are made of: they are upserted only when this changes."""
     outcome = state.shown_outcome
-    return (state.stage.value, state.risk.value, state.next_action_at, outcome.value if outcome else "")
+    return (
+        state.stage.value,
+        state.risk.value,
+        state.next_action_at,
+        outcome.value if outcome else "",
+        tuple(attention(state)),
+    )
 
 
 def search_attributes(state: CaseState) -> list[SearchAttributeUpdate[Any]]:
@@ -104,6 +166,7 @@ def search_attributes(state: CaseState) -> list[SearchAttributeUpdate[Any]]:
     ]
     if outcome:
         updates.append(CME_OUTCOME.value_set(outcome.value))
+    updates.append(CME_ATTENTION.value_set(attention(state)))
     return updates
 
 
@@ -121,17 +184,24 @@ def current_details(state: CaseState) -> str:
         lines.append(f"**Outcome:** {outcome.value}")
     if state.delays:
         lines.append("**Delayed:** " + "; ".join(state.delays.values()))
+    if undone(state):
+        lines.append("**Waiting for:** " + "; ".join(undone(state)))
+    if needs_attention(state):
+        lines.append("**Needs attention:** " + "; ".join(needs_attention(state)))
     return "\n\n".join(lines)
 
 
 def mail_label(activity: str, step: str) -> str:
-    """'Day 3 letter', or 'e-mail (day1 call)' for a notice: which mail is waiting."""
+    """'Day 3 letter', 'e-mail (day1 call)' for a notice, 'MIS write-back': which step waits."""
+    if activity in STEP_LABELS:
+        return STEP_LABELS[activity]
     label = MAIL_LABELS.get(activity, "e-mail")
     if activity == "send_notice":
         label = f"{label} ({step.replace('_', ' ')})"
     return label
 
 
-def delay_note(label: str, since: datetime, attempt: int, reason: str) -> str:
-    """The line under "Waiting for" while a step's mail is being retried."""
-    return f"{label} waiting for the mail server since {short(since)}, try {attempt}: {reason}"
+def delay_note(label: str, since: datetime, attempt: int, reason: str, *, mail: bool = True) -> str:
+    """The line under "Waiting for" while a step is being retried."""
+    waiting = "waiting for the mail server" if mail else "retrying"
+    return f"{label} {waiting} since {short(since)}, try {attempt}: {reason}"
