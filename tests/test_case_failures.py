@@ -11,13 +11,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import ActivityEnvironment
 
 from tests.conftest import TEST_DIRECTORY, close_started, finish, refused, skip_to, until, until_stage
 from tests.factories import TEST_URN, make_case, next_weekday
 from whereabouts.activities.deps import Deps
+from whereabouts.activities.visits import VisitActivities
 from whereabouts.directory import Term, load_directory
 from whereabouts.models import AdviceGiven, AgencyTold, CallRecord, ChildSeen, RiskAssessment
 from whereabouts.search import CME_ATTENTION
+from whereabouts.steps import CaseRef, VisitBookingRequest
+from whereabouts.times import LONDON, when
 from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
 from whereabouts.worker import build_worker
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -215,3 +219,23 @@ async def test_call_times_in_the_future_are_refused(env, settings, smtp, worker,
         h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", at=later, by="T")),
         "is in the future",
     )
+
+
+async def test_an_invitation_never_names_a_slot_already_past(settings, smtp):
+    case = make_case(date(2026, 1, 5))
+    past = datetime(2026, 1, 9, 14, tzinfo=UTC)
+    req = VisitBookingRequest(
+        ref=CaseRef(case_id=case.case_id, run_id="run-visit", step="home_visit"),
+        case=case,
+        slot=past,
+        latest=past + timedelta(days=1),
+        risk_summary="assessed not at risk by D. Lead",
+    )
+    booking = await ActivityEnvironment().run(
+        VisitActivities(Deps.from_settings(settings)).book_home_visit, req
+    )
+    now = datetime.now(UTC)
+    assert booking.slot > now and booking.latest is not None and booking.latest > booking.slot
+    assert booking.slot.astimezone(LONDON).strftime("%H:%M") == "14:00"
+    [invite] = smtp.to("vic@testhill.example.org")
+    assert when(booking.slot) in body(invite) and when(past) not in body(invite)

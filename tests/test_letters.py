@@ -32,6 +32,7 @@ from whereabouts.activities.mail import Mail, build_message
 from whereabouts.models import CallRecord, Contact
 from whereabouts.settings import Settings
 from whereabouts.steps import CallTried, CaseRef, LetterRequest
+from whereabouts.times import LONDON
 from whereabouts.vocabulary import CmeStage
 from whereabouts.workflows.case import CmeCaseWorkflow
 
@@ -334,6 +335,18 @@ async def test_unknown_language_gets_english_and_the_office_an_interpreter_task(
     assert result.interpreter_needed == [code]
     assert result.languages == ["English"]
     assert result.emailed == 1 and result.printed == 0
+
+
+async def test_a_letter_that_goes_late_never_names_a_deadline_already_past(settings, smtp):
+    # The case was scheduled long ago (a mail outage, a worker down): its deadline has passed.
+    case = make_case(date(2026, 1, 5))
+    req = letter_request(case).model_copy(update={"deadline": datetime(2026, 1, 12, 16, tzinfo=UTC)})
+    acts = LetterActivities(Deps.from_settings(settings))
+    result = await ActivityEnvironment().run(acts.send_day3_letter, req)
+    assert result.deadline is not None and result.deadline > datetime.now(UTC) + timedelta(days=2)
+    text = smtp.to(PARENT)[0].message.get_body(("plain",)).get_content()
+    named = format_date(result.deadline.astimezone(LONDON).date(), format="full", locale="en_GB")
+    assert f"You need to contact us by {named} at the latest." in text
 
 
 async def test_contact_without_email_gets_a_printable_letter_via_the_office(settings, smtp):
