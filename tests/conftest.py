@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from whereabouts.activities.deps import Deps
 from whereabouts.devstack import mailcatcher
+from whereabouts.directory import load_directory
 from whereabouts.models import CaseInput, CaseResult
+from whereabouts.schooldays import SchoolCalendar
 from whereabouts.search import ALL_KEYS
 from whereabouts.settings import Settings
+from whereabouts.times import LONDON
 from whereabouts.vocabulary import CmeStage
 from whereabouts.worker import build_worker
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -230,6 +233,27 @@ async def until_stage(handle, stage: CmeStage, timeout: float = 15.0):
         lambda s: s.stage == stage and (s.next_action_at is not None or stage is CmeStage.CLOSED),
         f"stage {stage}",
         timeout,
+    )
+
+
+async def school_morning(env: WorkflowEnvironment, at: time = time(9, 30)) -> date:
+    """Move the test server's clock to the next school morning (the test directory's calendar:
+    weekdays less bank holidays) at ``at``, school time, and return that day: cases open then, as
+    they do when the MIS feed runs after the morning register."""
+    now = (await env.get_current_time()).astimezone(LONDON)
+    day = now.date()
+    while not SchoolCalendar(load_directory(TEST_DIRECTORY).school("990201")).is_school_day(day) or (
+        day == now.date() and now.time() >= at
+    ):
+        day += timedelta(days=1)
+    await skip_to(env, datetime.combine(day, at, tzinfo=LONDON), slack=timedelta(0))
+    return day
+
+
+async def until_waiting_for(handle: WorkflowHandle, item: str, timeout: float = 15.0):
+    """Until the case's "waiting for" list starts with ``item`` (e.g. "Day 1 call outcome")."""
+    return await until(
+        handle, lambda s: any(p.startswith(item) for p in s.pending), f"waiting for {item}", timeout
     )
 
 

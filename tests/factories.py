@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 
 from stdnum.gb import upn as upn_lib
 
+from whereabouts.case_schedule import build_schedule
 from whereabouts.directory import load_directory
 from whereabouts.models import Address, CaseInput, Contact, Pupil
+from whereabouts.school_time import Sessions
 from whereabouts.schooldays import SchoolCalendar
 
 TEST_URN = "990201"
@@ -96,3 +98,10 @@ def next_weekday(after: date) -> date:
     while d.weekday() >= 5:
         d += timedelta(days=1)
     return d
+
+
+def sessions_for(first_day: date, urn: str = TEST_URN) -> Sessions:
+    """The school days a case starting on ``first_day`` would carry, on the test directory."""
+    school = load_directory(_DIRECTORY).school(urn)
+    started = datetime.combine(first_day, time(9), tzinfo=UTC)
+    return build_schedule(school, first_day, started, None).sessions

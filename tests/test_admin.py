@@ -28,7 +28,7 @@ from whereabouts.vocabulary import CallOutcome, CmeOutcome, CmeStage, LaDecision
 from whereabouts.worker import build_worker
 from whereabouts.workflows.case import CmeCaseWorkflow
 
-OTHER_URN = "990202"
+OTHER_URN = "990203"
 WHOLE_CASE = 40.0
 
 
@@ -58,6 +58,7 @@ async def day_worker(dev_env, settings, tmp_path):
     """A real worker with two schools and a five-minute school day: cases stay at Day 1."""
     text = TEST_DIRECTORY.read_text()
     school = text[text.index("[[schools]]") :]
+    school = school[: school.index("[[schools]]", 1)]  # Test Hill only
     other = (
         school.replace(f'urn = "{TEST_URN}"', f'urn = "{OTHER_URN}"')
         .replace("Test Hill Primary", "Test Vale Academy")

@@ -105,6 +105,7 @@ async def test_web_ui_decodes_a_case_found_by_stage_only_with_the_token(settings
     codec_port, ui_port = free_port(), free_port()
     ui = f"http://127.0.0.1:{ui_port}"
     settings.codec_cors_origins = ui
+    settings.school_day_seconds = 3600  # an hour-long "school day": on Day 1 whenever the test runs
     # The dev server's UI cannot add an Authorization header, so the token goes in the path,
     # exactly as `make run` sets it (localstack/__main__.py).
     endpoint = f"http://127.0.0.1:{codec_port}/t/{settings.codec_token.get_secret_value()}"

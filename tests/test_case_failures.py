@@ -13,8 +13,17 @@ import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 
-from tests.conftest import TEST_DIRECTORY, close_started, finish, refused, skip_to, until, until_stage
-from tests.factories import TEST_URN, make_case, next_weekday
+from tests.conftest import (
+    TEST_DIRECTORY,
+    close_started,
+    finish,
+    refused,
+    school_morning,
+    until,
+    until_waiting_for,
+    walk_until,
+)
+from tests.factories import TEST_URN, make_case, sessions_for
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.visits import VisitActivities
 from whereabouts.directory import Term, load_directory
@@ -63,7 +72,8 @@ async def whats(handle) -> list[str]:
 
 
 async def first_day(env) -> date:
-    return next_weekday((await env.get_current_time()).date())
+    """The next school morning, on the test server's clock: when the MIS feed opens cases."""
+    return await school_morning(env)
 
 
 async def running(handle) -> bool:
@@ -101,7 +111,7 @@ async def test_a_refused_office_address_never_fails_the_case(env, settings, smtp
 async def test_police_not_told_is_loud_until_someone_phones(env, settings, smtp, worker, start_case):
     smtp.refuse[POLICE] = REFUSED
     h = await start_case(env.client, make_case(await first_day(env)), record_as="escalation_not_delivered")
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     await h.execute_update(
         CmeCaseWorkflow.record_call, CallRecord(outcome="not_reassured", by="T. Hale", note="a man answered")
     )
@@ -140,7 +150,7 @@ async def test_police_not_told_is_loud_until_someone_phones(env, settings, smtp,
 async def test_advice_is_written_down_only_when_it_reached_a_parent(env, settings, smtp, worker, start_case):
     case = make_case(await first_day(env), email=None)  # the mother has no e-mail; the aunt has no PR
     h = await start_case(env.client, case, record_as="advice_by_phone")
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     await h.execute_update(
         CmeCaseWorkflow.record_call,
         CallRecord(outcome="missing_parent_concerned", by="T. Hale", note="not home since last night"),
@@ -173,16 +183,15 @@ async def test_the_letter_lists_only_calls_staff_recorded_unanswered(env, settin
     silent = await start_case(env.client, make_case(await first_day(env)))
     # One recorded unanswered call, at the time it was made.
     rang = await start_case(env.client, make_case(await first_day(env), upn=None))
-    status = await until_stage(rang, CmeStage.DAY1_CALL)
-    await skip_to(env, status.next_action_at)  # Day 2, no Day 1 outcome recorded for either
-    status = await until_stage(rang, CmeStage.DAY2_CALL)
+    await until_waiting_for(rang, "Day 1 call outcome")
+    # Day 2, no Day 1 outcome recorded for either.
+    await walk_until(env, rang, lambda s: any(p.startswith("Day 2 call outcome") for p in s.pending), "Day 2")
     made = (await env.get_current_time()) - timedelta(minutes=5)
     await rang.execute_update(
         CmeCaseWorkflow.record_call,
         CallRecord(outcome="no_answer", at=made, number="07700 900123", by="T. Hale"),
     )
-    await skip_to(env, status.next_action_at)  # Day 3: both letters go
-    await until(rang, lambda s: s.letter_deadline is not None, "letter")
+    await walk_until(env, rang, lambda s: s.letter_deadline is not None, "Day 3: both letters go")
     await until(silent, lambda s: s.letter_deadline is not None, "letter")
     letters = [body(r) for r in smtp.to(PARENT) if "Please contact" in str(r.message["Subject"])]
     assert len(letters) == 2
@@ -213,7 +222,7 @@ async def test_a_schedule_that_cannot_be_worked_out_falls_back_and_says_so(
 
 async def test_call_times_in_the_future_are_refused(env, settings, smtp, worker, start_case):
     h = await start_case(env.client, make_case(await first_day(env)))
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     later = datetime.now(UTC).replace(year=2099)
     await refused(
         h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", at=later, by="T")),
@@ -230,6 +239,7 @@ async def test_an_invitation_never_names_a_slot_already_past(settings, smtp):
         slot=past,
         latest=past + timedelta(days=1),
         risk_summary="assessed not at risk by D. Lead",
+        sessions=sessions_for(date.today()),
     )
     booking = await ActivityEnvironment().run(
         VisitActivities(Deps.from_settings(settings)).book_home_visit, req

@@ -35,7 +35,8 @@ NO_SCHOOL = "990299"  # in no directory: a listing of it is quick and empty
 def ending(tmp_path, last: date):
     """The test directory with the school's term dates ending on ``last``."""
     path = tmp_path / "ending.toml"
-    path.write_text(TEST_DIRECTORY.read_text().replace("end = 2099-12-31", f"end = {last.isoformat()}"))
+    # Only the first school's terms (Test Hill's) end; the other school's run on to 2099.
+    path.write_text(TEST_DIRECTORY.read_text().replace("end = 2099-12-31", f"end = {last.isoformat()}", 1))
     return path
 
 

@@ -7,8 +7,8 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from tests.conftest import finish, refused, skip_to, until, until_stage, walk_until
-from tests.factories import make_case, next_weekday
+from tests.conftest import finish, refused, school_morning, until, until_waiting_for, walk_until
+from tests.factories import make_case
 from whereabouts.models import (
     CallRecord,
     ChildSeen,
@@ -42,14 +42,14 @@ async def today(env) -> date:
     return (await env.get_current_time()).date()
 
 
-async def first_day(env) -> date:
-    return next_weekday(await today(env))
+def waiting_for(item: str):
+    return lambda s: any(p.startswith(item) for p in s.pending)
 
 
 async def test_explained_on_day1(env, settings, smtp, worker, start_case):
-    case = make_case(await first_day(env))
+    case = make_case(await school_morning(env))
     h = await start_case(env.client, case, record_as="explained_day1")
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     await until(h, lambda s: bool(smtp.to(OFFICE)), "day 1 prompt", 10)
     assert any("Day 1 call needed" in s for s in subjects(smtp, OFFICE))
     prompt = smtp.to(OFFICE)[0].message.get_content()
@@ -75,13 +75,11 @@ async def test_explained_on_day1(env, settings, smtp, worker, start_case):
 
 
 async def test_no_answer_callback_then_contact(env, settings, smtp, worker, start_case):
-    case = make_case(await first_day(env))
+    case = make_case(await school_morning(env))
     h = await start_case(env.client, case, record_as="no_answer_callback_contact")
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
-    status = await until_stage(h, CmeStage.DAY1_CALLBACK)
-    await skip_to(env, status.next_action_at)
-    status = await until(h, lambda s: "Day 1 call-back outcome" in s.pending, "call-back prompt")
+    status = await walk_until(env, h, waiting_for("Day 1 call-back outcome"), "call-back prompt")
     assert status.risk is RiskStatus.REQUESTED
     assert status.stage is CmeStage.RISK_ASSESSMENT
     assert any("Call back now" in s for s in subjects(smtp, OFFICE))
@@ -100,9 +98,9 @@ async def test_no_answer_callback_then_contact(env, settings, smtp, worker, star
 
 
 async def test_not_reassured_at_risk_escalates_and_search_continues(env, settings, smtp, worker, start_case):
-    case = make_case(await first_day(env))
+    case = make_case(await school_morning(env))
     h = await start_case(env.client, case, record_as="not_reassured_escalated")
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     await h.execute_update(
         CmeCaseWorkflow.record_call,
         CallRecord(outcome="not_reassured", by="T. Hale", note="a man answered, would not say"),
@@ -118,8 +116,7 @@ async def test_not_reassured_at_risk_escalates_and_search_continues(env, setting
     assert "forced marriage" in escalation and "Robin Testperson" in escalation
     status = await until(h, lambda s: s.risk is RiskStatus.ESCALATED, "escalated")
     # The search carries on: Day 2 still prompts the follow-up call.
-    await skip_to(env, status.next_action_at)
-    status = await until_stage(h, CmeStage.DAY2_CALL)
+    status = await walk_until(env, h, waiting_for("Day 2 call outcome"), "Day 2")
     assert status.risk is RiskStatus.ESCALATED
     await until(h, lambda s: any("Day 2 follow-up" in x for x in subjects(smtp, OFFICE)), "day 2 prompt")
     await h.signal(CmeCaseWorkflow.child_seen, ChildSeen(by="MIS", where="arrived at school"))
@@ -129,9 +126,9 @@ async def test_not_reassured_at_risk_escalates_and_search_continues(env, setting
 
 
 async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, worker, start_case):
-    case = make_case(await first_day(env))
+    case = make_case(await school_morning(env))
     h = await start_case(env.client, case, record_as="missing_parent_concerned")
-    await until_stage(h, CmeStage.DAY1_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
     await h.execute_update(
         CmeCaseWorkflow.record_call,
         CallRecord(outcome="missing_parent_concerned", by="T. Hale", note="not home since last night"),
@@ -151,14 +148,15 @@ async def test_child_missing_parent_concerned_gets_advice(env, settings, smtp, w
 
 
 async def test_letter_then_parent_replies_on_day4(env, settings, smtp, worker, start_case):
-    case = make_case(await first_day(env), language="pl")
+    case = make_case(await school_morning(env), language="pl")
     h = await start_case(env.client, case, record_as="letter_parent_replies")
-    status = await until_stage(h, CmeStage.DAY1_CALL)
-    await skip_to(env, status.next_action_at)  # Day 2 (no Day 1 outcome recorded)
-    status = await until_stage(h, CmeStage.DAY2_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
+    # No Day 1 outcome recorded: Day 2's follow-up call is prompted.
+    status = await walk_until(env, h, waiting_for("Day 2 call outcome"), "Day 2")
+    assert status.stage is CmeStage.DAY2_CALL
     await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
-    await skip_to(env, status.next_action_at)  # Day 3
-    status = await until(h, lambda s: s.letter_deadline is not None and bool(smtp.to(PARENT)), "letter")
+    status = await walk_until(env, h, lambda s: s.letter_deadline is not None, "Day 3 letter")
+    await until(h, lambda s: bool(smtp.to(PARENT)), "letter")
     letter = smtp.to(PARENT)[0].message
     assert "Robin" in str(letter["Subject"])
     assert status.stage is CmeStage.DAY3_LETTER
@@ -186,7 +184,6 @@ async def test_no_contact_referral_on_day10_across_bank_holiday(env, settings, s
     first = _bank_holiday_start(await today(env))
     case = make_case(first)
     h = await start_case(env.client, case, record_as="referral_bank_holiday")
-    status = await until_stage(h, CmeStage.DAY1_CALL)
     status = await walk_until(env, h, lambda s: s.referred_at is not None, "referral")
     await until(h, lambda s: bool(smtp.to(LA_CME)), "referral e-mail")
     referral = smtp.to(LA_CME)

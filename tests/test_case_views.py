@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from tests.conftest import TEST_DIRECTORY
 from tests.factories import make_case
+from whereabouts.case_schedule import build_schedule
 from whereabouts.directory import load_directory
 from whereabouts.models import CallRecord
-from whereabouts.schooldays import build_schedule
 from whereabouts.vocabulary import CmeOutcome, CmeStage, RiskStatus
 from whereabouts.workflows import views
 from whereabouts.workflows.state import CallSlot, CaseState, Closing
@@ -46,7 +46,7 @@ def test_waiting_for_lists_the_call_the_dsl_and_the_mail_server():
     state.awaiting_call = CallSlot.DAY1_CALLBACK
     state.risk = RiskStatus.REQUESTED
     state.delays["day3_letter"] = "Day 3 letter waiting for the mail server since ..."
-    assert views.pending(state) == [
+    assert views.pending(state, OPENED) == [
         "Day 1 call-back outcome",
         "DSL risk assessment",
         "Day 3 letter waiting for the mail server since ...",
@@ -54,7 +54,7 @@ def test_waiting_for_lists_the_call_the_dsl_and_the_mail_server():
     state.awaiting_call = None
     state.risk = RiskStatus.NOT_AT_RISK
     state.delays.clear()
-    assert views.pending(state) == []
+    assert views.pending(state, OPENED) == []
 
 
 def test_school_day_follows_the_schedule_across_the_weekend():
@@ -88,7 +88,7 @@ def test_what_temporal_shows_in_clear_names_the_step_never_the_child():
         datetime(2027, 6, 1, 8, 0, tzinfo=UTC),
     )
     state.calls[CallSlot.DAY1] = CallRecord(outcome="no_answer", by="T. Hale", note="Grace sounded scared")
-    details = views.current_details(state)
+    details = views.current_details(state, OPENED)
     assert "**Stage:** day2_call" in details
     # Read in school time, with the zone: 08:00 UTC on 1 June is 09:00 BST.
     assert "record the Day 2 call outcome (Tue 1 Jun 09:00 BST)" in details

@@ -24,8 +24,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from temporalio.testing import ActivityEnvironment
 
-from tests.conftest import skip_to, until, until_stage
-from tests.factories import make_case
+from tests.conftest import school_morning, until, until_waiting_for, walk_until
+from tests.factories import make_case, sessions_for
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.letters import LetterActivities, LetterLibrary
 from whereabouts.activities.mail import Mail, build_message
@@ -33,7 +33,6 @@ from whereabouts.models import CallRecord, Contact
 from whereabouts.settings import Settings
 from whereabouts.steps import CallTried, CaseRef, LetterRequest
 from whereabouts.times import LONDON
-from whereabouts.vocabulary import CmeStage
 from whereabouts.workflows.case import CmeCaseWorkflow
 
 LETTERS = Path(__file__).resolve().parent.parent / "templates" / "letters"
@@ -48,6 +47,7 @@ OFFICE = "office@testhill.example.org"
 FIRST_DAY = date(2027, 5, 24)  # a Monday
 LETTER_DAY = date(2027, 5, 26)  # a Wednesday
 DEADLINE = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)  # a Tuesday, in June
+VISIT_DAY = date(2027, 6, 2)  # a Wednesday: the school day after the deadline
 ENGLISH_DATE_WORDS = ("Monday", "Tuesday", "Wednesday", "May", "June")
 
 
@@ -69,6 +69,7 @@ def letter_data(**changes) -> dict:
             datetime(2027, 5, 25, 9, 15, tzinfo=UTC),
         ],
         "deadline": DEADLINE,
+        "visit_day": VISIT_DAY,
         "letter_date": LETTER_DAY,
         "sender_name": "Dana Lead",
         "case_id": "cme-990201-E928200126001",
@@ -222,6 +223,22 @@ def test_language_folder(folder):
         assert full_text.index(text.splitlines()[2]) < full_text.index("Dear Grace Testperson")
 
 
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_letter_names_the_day_of_the_home_visit(folder):
+    lang = LIBRARY.languages[folder]
+    visit = squash(format_date(VISIT_DAY, format="full", locale=lang.locale)).strip(".")
+    for quiet in (False, True):
+        data = letter_data(calls=[]) if quiet else letter_data()
+        text, html = body(folder, "txt", data), body(folder, "html", data)
+        for part in (squash(text), HtmlText(html).text):
+            assert visit in part, (folder, visit)
+            assert "If we do not hear from you" not in part, folder  # the old English sentence
+            assert part.count(visit) == 1, folder  # named once, and not mistaken for the deadline
+    if folder == "en":
+        assert "If we have not heard from you by then, two of our staff will visit your home on " in text
+        assert f"visit your home on {visit}." in squash(text)
+
+
 # --------------------------------------------------------------------------------------------
 # Which letter: ISO 639-1 and DfE census codes; regions fall back, scripts do not
 # --------------------------------------------------------------------------------------------
@@ -288,6 +305,7 @@ def letter_request(case) -> LetterRequest:
         case=case,
         calls=[CallTried(at=datetime.combine(first, time(8, 40), tzinfo=UTC), label="Day 1 call")],
         deadline=datetime.combine(first + timedelta(days=7), time(15), tzinfo=UTC),
+        sessions=sessions_for(first),
     )
 
 
@@ -509,18 +527,13 @@ async def test_hostile_contact_name_over_smtp(settings, smtp):
 # The workflow: a refused letter is written down, shown, and posted by the office instead
 # --------------------------------------------------------------------------------------------
 async def test_refused_letter_is_recorded_shown_and_posted_instead(env, settings, smtp, worker, start_case):
-    today = (await env.get_current_time()).date()
-    first = today + timedelta(days=1)
-    while first.weekday() >= 5:
-        first += timedelta(days=1)
-    case = make_case(first, language="pl")
+    case = make_case(await school_morning(env), language="pl")
     h = await start_case(env.client, case)
-    status = await until_stage(h, CmeStage.DAY1_CALL)
-    await skip_to(env, status.next_action_at)
-    status = await until_stage(h, CmeStage.DAY2_CALL)
+    await until_waiting_for(h, "Day 1 call outcome")
+    await walk_until(env, h, lambda s: any(p.startswith("Day 2 call outcome") for p in s.pending), "Day 2")
     await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T. Hale"))
     smtp.refuse[PARENT] = "550 5.1.1 mailbox unavailable"
-    await skip_to(env, status.next_action_at)  # Day 3
+    await walk_until(env, h, lambda s: s.letter_deadline is not None, "Day 3")
 
     status = await until(h, lambda s: any("Day 3 letter" in a for a in s.attention), "refusal shown")
     assert status.letter_deadline is not None and status.outcome is None  # the case carries on

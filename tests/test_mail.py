@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from tests.factories import make_case
+from tests.factories import make_case, sessions_for
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.letters import LetterActivities
 from whereabouts.activities.mail import (
@@ -69,6 +69,7 @@ def letter_request(case) -> LetterRequest:
             CallTried(at=datetime.combine(first + timedelta(days=1), time(9, 15), tzinfo=UTC), label="Day 2"),
         ],
         deadline=datetime.combine(first + timedelta(days=7), time(15), tzinfo=UTC),
+        sessions=sessions_for(first),
     )
 
 

@@ -45,6 +45,7 @@ async def test_history_on_the_server_holds_no_personal_data(dev_env, settings, s
         data_converter=dataclasses.replace(pydantic_data_converter, payload_codec=codec),
     )
     case = make_case(date.today())
+    settings.school_day_seconds = 3600  # an hour-long "school day": open whenever the test runs
     async with build_worker(client, settings, Deps.from_settings(settings)):
         h = await client.start_workflow(
             CmeCaseWorkflow.run,

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from whereabouts.case_schedule import build_schedule, la_chase_after
 from whereabouts.directory import DirectoryError, School, load_directory
-from whereabouts.schooldays import SchoolCalendar, build_schedule, working_days_after
+from whereabouts.schooldays import SchoolCalendar
 from whereabouts.settings import ROOT
 
 DIRECTORY = load_directory(ROOT / "examples" / "schools.toml")
@@ -72,13 +73,24 @@ def test_clock_change_keeps_school_time():
 def test_schedule_points():
     sched = build_schedule(OAKFIELD, date(2027, 1, 11), MORNING, None)  # Monday
     assert sched.callback_after_seconds == 7200
-    assert sched.day3_letter.date() == date(2027, 1, 13)
-    # 3 working days after the Day 3 letter: end of Monday 18 Jan (Day 6).
-    assert sched.letter_deadline == datetime(2027, 1, 18, 16, 0, tzinfo=UTC)
-    assert sched.home_visit.date() == date(2027, 1, 15)  # Day 5
+    assert sched.day3_letter == datetime(2027, 1, 13, 9, 0, tzinfo=UTC)  # Day 3 at opening
+    # The family's 3 working days: Days 3, 4 and 5; the deadline is the close of Friday.
+    assert sched.letter_deadline == datetime(2027, 1, 15, 16, 0, tzinfo=UTC)
+    assert sched.visit_booking == datetime(2027, 1, 15, 9, 0, tzinfo=UTC)  # the deadline's morning
+    assert sched.home_visit == datetime(2027, 1, 18, 14, 0, tzinfo=UTC)  # Day 6, after the deadline
+    assert sched.visit_day == date(2027, 1, 18)
     assert sched.day10_referral.date() == date(2027, 1, 22)  # Day 10
-    # "N working days after X": 10 school days after the referral.
-    assert working_days_after(OAKFIELD, sched.day10_referral, 10, None).date() == date(2027, 2, 5)
+    # The LA's chase: 10 working days (Monday to Friday less bank holidays) after the referral.
+    assert la_chase_after(sched.day10_referral, 10, None) == datetime(2027, 2, 5, 9, 0, tzinfo=UTC)
+
+
+def test_the_la_chase_runs_through_the_summer_holiday():
+    # Oakfield breaks up on Wed 21 Jul 2027; the LA does not.
+    july = datetime(2027, 7, 14, 8, 0, tzinfo=UTC)  # 09:00 BST
+    assert la_chase_after(july, 10, None) == datetime(2027, 7, 28, 8, 0, tzinfo=UTC)
+    # Christmas and New Year's Day are not working days for the LA either.
+    dec = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
+    assert la_chase_after(dec, 10, None) == datetime(2027, 1, 7, 9, 0, tzinfo=UTC)  # 28 Dec is a holiday too
 
 
 def test_compressed_clock():
@@ -86,6 +98,7 @@ def test_compressed_clock():
     sched = build_schedule(OAKFIELD, date(2027, 1, 11), start, 20)
     assert (sched.day2_call - start).total_seconds() == 20
     assert (sched.day10_referral - start).total_seconds() == 180
+    assert (sched.letter_deadline - start).total_seconds() == 100  # the close of Day 5
     assert round(sched.callback_after_seconds, 2) == round(20 * 2 / 7, 2)
 
 

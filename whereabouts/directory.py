@@ -8,7 +8,7 @@ what is wrong, rather than failing on the first case that needs the bad entry.
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
@@ -53,6 +53,24 @@ class Term(_Model):
         return self
 
 
+class SchoolHours(_Model):
+    """When a school's office is open: prompts to the office land in these hours (never at 18:35),
+    while safeguarding messages go at any hour. ``afternoon`` starts the PM session: a PM-only N
+    mark counts its school time from then."""
+
+    opens: time = time(9, 0)
+    afternoon: time = time(13, 0)
+    closes: time = time(16, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SchoolHours:
+        if not self.opens < self.afternoon < self.closes:
+            raise ValueError(
+                f"hours must run opens < afternoon < closes: {self.opens}, {self.afternoon}, {self.closes}"
+            )
+        return self
+
+
 class School(_Model):
     urn: str = Field(pattern=r"^\d{6}$")
     name: str = Field(min_length=1)
@@ -61,6 +79,9 @@ class School(_Model):
     phone: str = Field(min_length=3)
     attendance_inbox: EmailStr
     dsl: Person
+    deputy_dsl: Person | None = None  # a DSL request not answered in time goes here too
+    head_teacher: Person | None = None
+    hours: SchoolHours | None = None  # default: the directory's default_hours
     visit_staff: list[Person] = Field(min_length=2)
     letter_signatory: Person | None = None
     terms: list[Term] = Field(min_length=1)
@@ -74,6 +95,10 @@ class School(_Model):
 class Directory(_Model):
     local_authorities: list[LocalAuthority] = Field(min_length=1)
     schools: list[School] = Field(min_length=1)
+    default_hours: SchoolHours = SchoolHours()
+    # A DSL risk-assessment request unanswered for this many school hours is chased; as long
+    # again, and it goes to the deputy DSL and the head teacher.
+    dsl_reply_school_hours: float = Field(default=2.0, gt=0, le=7)
 
     @model_validator(mode="after")
     def _consistent(self) -> Directory:
@@ -98,6 +123,9 @@ class Directory(_Model):
 
     def has_school(self, urn: str) -> bool:
         return any(s.urn == urn for s in self.schools)
+
+    def hours_for(self, school: School) -> SchoolHours:
+        return school.hours or self.default_hours
 
     def la_for(self, urn: str) -> LocalAuthority:
         code = self.school(urn).la

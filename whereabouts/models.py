@@ -70,6 +70,9 @@ class CaseInput(_Model):
     pupil: Pupil
     contacts: list[Contact] = Field(min_length=1)
     first_day_absent: date
+    first_session: str | None = Field(
+        default=None, pattern="^(AM|PM)$", description="the session of the first N mark (blank: the day)"
+    )
     last_attended: date | None = Field(
         default=None, description="the pupil's last day in school, as the MIS knows it"
     )

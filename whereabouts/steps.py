@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from whereabouts.models import CaseInput, ChronologyEntry, RiskAssessment, VisitRecord
+from whereabouts.school_time import Sessions
 
 
 class CaseRef(BaseModel):
@@ -45,10 +46,20 @@ class ScheduleRequest(BaseModel):
     school_urn: str
     first_day_absent: date
     started_at: datetime
+    first_session: str | None = None
 
 
-class WorkingDaysRequest(BaseModel):
+class MoreDaysRequest(BaseModel):
+    """The school days after the ones a case has recorded."""
+
     school_urn: str
+    after: Sessions
+    count: int
+
+
+class ChaseRequest(BaseModel):
+    """When to chase the LA: ``days`` working days (Monday to Friday less bank holidays) after."""
+
     after: datetime
     days: int
 
@@ -75,6 +86,7 @@ class LetterRequest(BaseModel):
     case: CaseInput
     calls: list[CallTried]
     deadline: datetime  # the schedule's; the letter names a later one if it goes late
+    sessions: Sessions  # the case's school days: the family's 3 working days run from when it goes
 
 
 class LetterResult(BaseModel):
@@ -86,6 +98,7 @@ class LetterResult(BaseModel):
     sent: list[Sent] = Field(default_factory=list)  # every message: each parent's, the office's
     posted: list[str] = Field(default_factory=list)  # "Sam Testperson (father) (no e-mail address...)"
     deadline: datetime | None = None  # the deadline the letter names
+    visit_day: date | None = None  # the day the letter says the home visit will be
 
     @property
     def language_words(self) -> str:
@@ -95,9 +108,10 @@ class LetterResult(BaseModel):
 class VisitBookingRequest(BaseModel):
     ref: CaseRef
     case: CaseInput
-    slot: datetime  # the schedule's; a later one is booked if this one is already past
+    slot: datetime  # the one the letter named; a later one is booked if this one is already past
     latest: datetime
     risk_summary: str
+    sessions: Sessions
 
 
 class VisitBooking(BaseModel):

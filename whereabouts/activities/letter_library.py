@@ -105,6 +105,7 @@ class LetterLibrary:
             **data,
             "letter_date": full(data["letter_date"]),
             "first_day": full(data["first_day"]),
+            "visit_day": full(data["visit_day"]),  # the day the home visit is booked for
             "deadline": full(data["deadline"].astimezone(LONDON).date()),
             "calls": [moment(c) for c in data["calls"]],
         }

@@ -12,7 +12,7 @@ deadline already past.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from temporalio import activity
@@ -23,11 +23,19 @@ from whereabouts.activities.letter_library import ENGLISH, LetterLanguage, Lette
 from whereabouts.activities.mail import Attachment, Mail, Outbox
 from whereabouts.directory import School
 from whereabouts.models import Contact
-from whereabouts.schooldays import letter_deadline
+from whereabouts.school_time import SchoolTime
 from whereabouts.steps import LetterRequest, LetterResult
 from whereabouts.times import LONDON
 
 __all__ = ["LetterActivities", "LetterLibrary"]
+
+
+@dataclass(frozen=True)
+class Due:
+    """What the letter promises: contact by ``deadline``, or a visit on ``visit_day``."""
+
+    deadline: datetime
+    visit_day: date
 
 
 @dataclass
@@ -44,7 +52,7 @@ class LetterActivities:
         self.deps = deps
         self.library = LetterLibrary(deps.settings.templates_dir / "letters")
 
-    def letter_data(self, req: LetterRequest, contact: Contact, deadline: datetime) -> dict[str, Any]:
+    def letter_data(self, req: LetterRequest, contact: Contact, due: Due) -> dict[str, Any]:
         school = self.deps.directory.school(req.case.school_urn)
         pupil = req.case.pupil
         return {
@@ -58,7 +66,8 @@ class LetterActivities:
             "child_forename": pupil.forename,
             "first_day": req.case.first_day_absent,
             "calls": [c.at for c in req.calls],
-            "deadline": deadline,
+            "deadline": due.deadline,
+            "visit_day": due.visit_day,
             "letter_date": datetime.now(UTC).astimezone(LONDON).date(),
             "sender_name": school.signatory.name,
             "case_id": req.ref.case_id,
@@ -78,8 +87,9 @@ class LetterActivities:
         school = self.deps.directory.school(req.case.school_urn)
         settings = self.deps.settings
         outbox = Outbox(settings, req.ref.key)
-        now = datetime.now(UTC)
-        deadline = max(req.deadline, letter_deadline(school, now, settings.school_day_seconds))
+        times = SchoolTime(req.sessions)
+        deadline = max(req.deadline, times.letter_deadline(datetime.now(UTC)))
+        due = Due(deadline, times.visit_after(deadline)[2])
         # The letter is for those with parental responsibility. If the MIS names none, a letter
         # silently not sent would leave the family unwritten to: the office gets a printed copy
         # for every contact on record and is asked to find who holds responsibility.
@@ -96,14 +106,14 @@ class LetterActivities:
                 interpreter.append(contact.language or "?")
 
         emailed = [(n, c) for n, c in readers if c.email and not no_holder]
-        sent = await outbox.send([self._email(req, c, deadline, school) for _, c in emailed])
+        sent = await outbox.send([self._email(req, c, due, school) for _, c in emailed])
         copies = [
-            self._copy(req, n, c, deadline, f"the mail server refused {s.address}: {s.refused}")
+            self._copy(req, n, c, due, f"the mail server refused {s.address}: {s.refused}")
             for (n, c), s in zip(emailed, sent, strict=True)
             if not s.accepted
         ]
         copies += [
-            self._copy(req, n, c, deadline, "no e-mail address on record")
+            self._copy(req, n, c, due, "no e-mail address on record")
             for n, c in readers
             if (n, c) not in emailed
         ]
@@ -129,12 +139,13 @@ class LetterActivities:
             message_ids=[s.message_id for s in sent],
             sent=sent,
             posted=[f"{c.label} ({c.why})" for c in copies],
-            deadline=deadline,
+            deadline=due.deadline,
+            visit_day=due.visit_day,
         )
 
-    def _email(self, req: LetterRequest, contact: Contact, deadline: datetime, school: School) -> Mail:
+    def _email(self, req: LetterRequest, contact: Contact, due: Due, school: School) -> Mail:
         langs, _ = self.languages(contact)
-        subject, html, text = self.library.render(langs, self.letter_data(req, contact, deadline), False)
+        subject, html, text = self.library.render(langs, self.letter_data(req, contact, due), False)
         return Mail(
             to=str(contact.email),
             to_name=contact.name,
@@ -150,9 +161,9 @@ class LetterActivities:
             step=req.ref.step,
         )
 
-    def _copy(self, req: LetterRequest, n: int, contact: Contact, deadline: datetime, why: str) -> _Copy:
+    def _copy(self, req: LetterRequest, n: int, contact: Contact, due: Due, why: str) -> _Copy:
         langs, _ = self.languages(contact)
-        _, html, _ = self.library.render(langs, self.letter_data(req, contact, deadline), True)
+        _, html, _ = self.library.render(langs, self.letter_data(req, contact, due), True)
         attachment = Attachment(
             filename=f"day3-letter-contact{n}-{langs[0].folder}.html",
             content_type="text/html; charset=utf-8",

@@ -31,11 +31,17 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
     "safeguarding_escalation": ("police", "social_care", "dsl"),
     "escalation_not_delivered": ("dsl", "office"),
     "referral_not_delivered": ("dsl", "office"),
+    "catch_up": ("office",),
+    "outcome_reminder": ("office",),
+    "dsl_chase": ("dsl",),
+    "dsl_unanswered": ("deputy_dsl", "head", "dsl"),
+    "pre_holiday_check": ("dsl",),
+    "visit_cancelled": ("visitors", "office"),
     "la_chase": ("la_cme",),
     "closed_after_referral": ("la_cme", "office"),
     "office_task": ("office",),
 }
-ROLES = ("office", "dsl", "police", "social_care", "la_cme", "parents")
+ROLES = ("office", "dsl", "deputy_dsl", "head", "visitors", "police", "social_care", "la_cme", "parents")
 
 
 def recipients(role: str, school: School, la: LocalAuthority, case: CaseInput) -> list[Recipient]:
@@ -45,6 +51,14 @@ def recipients(role: str, school: School, la: LocalAuthority, case: CaseInput) -
             return [Recipient("office", f"{school.name} attendance office", str(school.attendance_inbox))]
         case "dsl":
             return [Recipient("dsl", f"the DSL, {school.dsl.name}", str(school.dsl.email), school.dsl.name)]
+        case "deputy_dsl" | "head":
+            person = school.deputy_dsl if role == "deputy_dsl" else school.head_teacher
+            title = "the deputy DSL" if role == "deputy_dsl" else "the head teacher"
+            return (
+                [Recipient(role, f"{title}, {person.name}", str(person.email), person.name)] if person else []
+            )
+        case "visitors":
+            return [Recipient("visitor", p.name, str(p.email)) for p in school.visit_staff[:2]]
         case "police":
             return [Recipient("police", la.police.name, str(la.police.email))]
         case "social_care":

@@ -18,7 +18,8 @@ def all_activities(deps: Deps) -> list[Callable]:
     notices = NoticeActivities(deps)
     return [
         calendar.schedule_case,
-        calendar.working_days_after,
+        calendar.la_chase_after,
+        calendar.more_school_days,
         notices.send_notice,
         LetterActivities(deps).send_day3_letter,
         VisitActivities(deps).book_home_visit,

@@ -13,9 +13,10 @@ from temporalio.exceptions import ApplicationError
 
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
+from whereabouts.case_schedule import CaseSchedule, la_chase_after, more_sessions, schedule_for
 from whereabouts.directory import School
-from whereabouts.schooldays import CaseSchedule, schedule_for, working_days_after
-from whereabouts.steps import ScheduleRequest, WorkingDaysRequest
+from whereabouts.school_time import Sessions
+from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
 
 
 class CalendarActivities:
@@ -36,11 +37,23 @@ class CalendarActivities:
         """Never fails for a calendar problem: a case without a schedule would wait for ever, so
         where the school's terms cannot give one it counts weekdays and says why (``fallback``)."""
         school = self._school(req.school_urn)
+        directory = self.deps.directory
         return schedule_for(
-            school, req.first_day_absent, req.started_at, self.deps.settings.school_day_seconds
+            school,
+            req.first_day_absent,
+            req.started_at,
+            self.deps.settings.school_day_seconds,
+            hours=directory.hours_for(school),
+            first_session=req.first_session,
+            dsl_reply_hours=directory.dsl_reply_school_hours,
         )
 
-    @activity.defn(name="working_days_after")
-    async def working_days_after(self, req: WorkingDaysRequest) -> datetime:
+    @activity.defn(name="more_school_days")
+    async def more_school_days(self, req: MoreDaysRequest) -> Sessions:
         school = self._school(req.school_urn)
-        return working_days_after(school, req.after, req.days, self.deps.settings.school_day_seconds)
+        hours = self.deps.directory.hours_for(school)
+        return more_sessions(school, hours, req.after, req.count, self.deps.settings.school_day_seconds)
+
+    @activity.defn(name="la_chase_after")
+    async def la_chase_after(self, req: ChaseRequest) -> datetime:
+        return la_chase_after(req.after, req.days, self.deps.settings.school_day_seconds)

@@ -14,7 +14,7 @@ from temporalio import activity
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Attachment, Mail, send_each
 from whereabouts.directory import Person, School
-from whereabouts.schooldays import next_visit_slot
+from whereabouts.school_time import SchoolTime
 from whereabouts.steps import VisitBooking, VisitBookingRequest
 from whereabouts.times import when
 from whereabouts.vocabulary import VisitOutcome
@@ -67,7 +67,7 @@ class VisitActivities:
         notice = VISIT_NOTICE if day_seconds is None else timedelta(seconds=day_seconds / 7)
         lead = datetime.now(UTC) + notice
         if slot <= lead:
-            slot, latest = next_visit_slot(school, lead, day_seconds)
+            slot, latest, _ = SchoolTime(req.sessions).next_visit_slot(lead)
         booked = req.model_copy(update={"slot": slot, "latest": latest})
         staff = school.visit_staff[:2]
         invite = Attachment(

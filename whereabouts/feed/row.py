@@ -301,6 +301,7 @@ class FeedRow(BaseModel):
             ),
             contacts=self.contacts(),
             first_day_absent=self.attendance_date,
+            first_session=self.session,
             last_attended=self.last_attended,
         )
 

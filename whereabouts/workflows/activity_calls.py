@@ -18,8 +18,9 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.activities.schedule import CalendarActivities
-    from whereabouts.schooldays import CaseSchedule
-    from whereabouts.steps import ScheduleRequest, WorkingDaysRequest
+    from whereabouts.case_schedule import CaseSchedule
+    from whereabouts.school_time import Sessions
+    from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
     from whereabouts.times import short
 
 SelfT = TypeVar("SelfT")
@@ -66,6 +67,10 @@ async def schedule_case(req: ScheduleRequest) -> CaseSchedule:
     )
 
 
-async def working_days_after(req: WorkingDaysRequest) -> datetime:
+async def more_school_days(req: MoreDaysRequest) -> Sessions:
+    return await quick_activity(CalendarActivities.more_school_days, req, summary="The school days ahead")
+
+
+async def la_chase_after(req: ChaseRequest) -> datetime:
     summary = f"{req.days} working days after {short(req.after)}"
-    return await quick_activity(CalendarActivities.working_days_after, req, summary=summary)
+    return await quick_activity(CalendarActivities.la_chase_after, req, summary=summary)

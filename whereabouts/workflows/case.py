@@ -14,26 +14,27 @@ they name the step, never the child.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from whereabouts.models import CallRecord, CaseInput, CaseResult
-    from whereabouts.schooldays import LA_CHASE_WORKING_DAYS
-    from whereabouts.steps import ScheduleRequest, WorkingDaysRequest
+    from whereabouts.case_schedule import CALENDAR_AHEAD, LA_CHASE_WORKING_DAYS
+    from whereabouts.models import CaseInput, CaseResult
+    from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
     from whereabouts.times import short
-    from whereabouts.vocabulary import CallOutcome, CmeOutcome, CmeStage
+    from whereabouts.vocabulary import CmeOutcome, CmeStage
 
-from whereabouts.workflows.activity_calls import schedule_case, working_days_after
-from whereabouts.workflows.outreach import Outreach
+from whereabouts.workflows.activity_calls import la_chase_after, more_school_days, schedule_case
 from whereabouts.workflows.state import SYSTEM, CallSlot, CaseClosed, Closing
+from whereabouts.workflows.timing import Timing
+
+CALENDAR_MARGIN = timedelta(days=30)  # refresh the school days when fewer than this are left
 
 
 @workflow.defn(name="CmeCase")
-class CmeCaseWorkflow(Outreach):
+class CmeCaseWorkflow(Timing):
     @workflow.init
     def __init__(self, case: CaseInput) -> None:
         super().__init__(case)
@@ -72,10 +73,12 @@ class CmeCaseWorkflow(Outreach):
                 school_urn=self.case.school_urn,
                 first_day_absent=self.case.first_day_absent,
                 started_at=workflow.now(),
+                first_session=self.case.first_session,
             )
             self.schedule = await self._tracked("schedule_case", schedule_case(request), mail=False)
             if self.schedule.fallback:
                 await self._calendar_fallback(self.schedule.fallback)
+            self._background(self._holiday_checks())
             await self._procedure()
         except ActivityError as err:
             if self.closing is not None:
@@ -84,50 +87,36 @@ class CmeCaseWorkflow(Outreach):
 
     async def _procedure(self) -> None:
         s = self._sched
-        # Day 1: phone home.
-        self._enter(CmeStage.DAY1_CALL, "record the Day 1 call outcome", s.day2_call)
-        await self._prompt_call(
-            CallSlot.DAY1, "day1_call", "Prompt the Day 1 call to the office", s.day2_call
-        )
-        await self._wait(lambda: CallSlot.DAY1 in self.calls, s.day2_call, "Day 1 call outcome")
-        day1 = self.calls.get(CallSlot.DAY1)
-        if day1 is None:
-            self._log("Day 1 call outcome not recorded by the end of the day", SYSTEM)
-        elif day1.outcome is CallOutcome.NO_ANSWER:
-            await self._callback(day1)
-        self.awaiting_call = None
-        if workflow.now() < s.day2_call:
-            self._enter(self.stage, "Day 2 follow-up call", s.day2_call)
-            await self._sleep_until(s.day2_call, f"wait for Day 2 call, {short(s.day2_call)}")
+        # Day 1: phone home as soon as the case opens (office prompts keep school hours).
+        await self._call(CallSlot.DAY1, s.counts_from, s.day2_call)
 
         # Day 2: the follow-up call, preferably from a mobile.
-        self._enter(CmeStage.DAY2_CALL, "record the Day 2 call outcome", s.day3_letter)
-        await self._prompt_call(
-            CallSlot.DAY2, "day2_call", "Prompt the Day 2 call (mobile if possible)", s.day3_letter
-        )
-        await self._wait(lambda: CallSlot.DAY2 in self.calls, s.day3_letter, "Day 2 call outcome")
-        if CallSlot.DAY2 not in self.calls:
-            self._log("Day 2 call outcome not recorded by the end of the day", SYSTEM)
-        self.awaiting_call = None
+        await self._call(CallSlot.DAY2, s.day2_call, s.day3_letter)
 
-        # Day 3: the letter; the parents have 3 working days.
-        self.letter_deadline = s.letter_deadline
+        # Day 3: the letter; the family has 3 working days to make contact (Days 3 to 5).
         self._enter(CmeStage.DAY3_LETTER, "send the Day 3 letter", s.day3_letter)
-        await self._sleep_until(s.day3_letter, f"wait for Day 3 letter, {short(s.day3_letter)}")
+        at = self.times.next_open(s.day3_letter)
+        await self._sleep_until(at, f"wait for Day 3 letter, {short(at)}")
         await self._letter()
-        self._enter(CmeStage.DAY3_LETTER, "parent to make contact (letter deadline)", s.letter_deadline)
-        await self._sleep_until(s.visit_booking, f"wait for Day 5 home visit, {short(s.visit_booking)}")
 
-        # Day 5/6: the home visit, with a risk assessment in place.
-        self._enter(CmeStage.HOME_VISIT, "book the home visit", s.visit_booking)
+        # Day 5/6: the home visit, the school day after the letter's deadline, booked on the
+        # deadline's own morning, with a risk assessment in place.
+        deadline = self.letter_deadline or s.letter_deadline
+        booking = max(s.visit_booking, self.times.opening_of_day(deadline))
+        self._enter(CmeStage.DAY3_LETTER, "parent to make contact (letter deadline)", deadline)
+        await self._sleep_until(booking, f"book the home visit, {short(booking)}")
+        self._enter(CmeStage.HOME_VISIT, "book the home visit", booking)
         await self._ask_dsl("a home visit is being booked and no risk assessment is recorded")
         await self._book_visit()
-        self._enter(CmeStage.HOME_VISIT, "record the home visit outcome", s.home_visit_latest)
-        await self._wait(lambda: self.visit is not None, s.day10_referral, "home visit outcome")
+        latest = self.visit_booking.latest if self.visit_booking else None
+        refer_at = max(s.day10_referral, deadline)
+        self._enter(CmeStage.HOME_VISIT, "record the home visit outcome", latest or refer_at)
+        if latest:
+            self._background(self._remind_visit(latest))
+        await self._wait(lambda: self.visit is not None, refer_at, "home visit outcome")
 
-        # Checks done (or Day 10): refer, once the letter's 3 working days have passed.
-        deadline = self.letter_deadline or s.letter_deadline
-        if self.visit is not None and workflow.now() < deadline:
+        # Checks done (or Day 10): refer, never before the family's deadline has passed.
+        if workflow.now() < deadline:
             self._enter(CmeStage.HOME_VISIT, "refer to the LA when the letter deadline passes", deadline)
             await self._sleep_until(deadline, f"letter deadline {short(deadline)}, then refer")
         reason = (
@@ -137,14 +126,6 @@ class CmeCaseWorkflow(Outreach):
         )
         await self._refer(reason)
         await self._await_la()
-
-    async def _prompt_call(self, slot: CallSlot, kind: str, summary: str, due_at: datetime) -> None:
-        """Wait for this call's outcome and prompt the office to make it."""
-        self.awaiting_call = slot
-        self.call_times[slot] = workflow.now()
-        sent = await self._notice(kind, summary, due_at=due_at)
-        if self._accepted(sent, "office"):
-            self._log(f"{slot.label} prompt e-mailed to the attendance office", SYSTEM)
 
     async def _calendar_fallback(self, why: str) -> None:
         self._log("School-day schedule counted on weekdays less bank holidays", SYSTEM, why)
@@ -165,26 +146,15 @@ class CmeCaseWorkflow(Outreach):
         self.next_action, self.next_action_at = "an operator to look at the failed step", workflow.now()
         self._publish()
 
-    async def _callback(self, day1: CallRecord) -> None:
-        s = self._sched
-        back_at = (day1.at or self.day1_recorded_at or workflow.now()) + s.callback_after
-        self._enter(CmeStage.DAY1_CALLBACK, "call back (2 hours after no answer)", back_at)
-        await self._sleep_until(back_at, f"2 hours after no answer, {short(back_at)}")
-        await self._prompt_call(CallSlot.DAY1_CALLBACK, "day1_callback", "Prompt the call-back", s.day2_call)
-        await self._ask_dsl("no answer on the Day 1 call and 2 hours have passed")
-        self._enter(CmeStage.DAY1_CALLBACK, "record the call-back outcome", s.day2_call)
-        await self._wait(lambda: CallSlot.DAY1_CALLBACK in self.calls, s.day2_call, "call-back outcome")
-
     async def _await_la(self) -> None:
         """Wait for the LA; chase every 10 working days; ``keep_on_roll`` starts a fresh wait."""
         chase = 0
         base = self.referred_at or workflow.now()
         while True:
+            await self._keep_calendar_ahead()
             seen = len(self.la_decisions)
-            request = WorkingDaysRequest(
-                school_urn=self.case.school_urn, after=base, days=LA_CHASE_WORKING_DAYS
-            )
-            chase_at = await self._tracked("working_days_after", working_days_after(request), mail=False)
+            request = ChaseRequest(after=base, days=LA_CHASE_WORKING_DAYS)
+            chase_at = await self._tracked("la_chase_after", la_chase_after(request), mail=False)
             self._enter(CmeStage.REFERRED, "LA decision due (chase if none)", chase_at)
             if await self._wait(lambda n=seen: len(self.la_decisions) > n, chase_at, "LA decision"):  # type: ignore[misc]
                 base = workflow.now()
@@ -203,6 +173,24 @@ class CmeCaseWorkflow(Outreach):
                 self._log(f"LA chased by e-mail for a decision (chase {chase})", SYSTEM)
             base = chase_at
 
+    async def _keep_calendar_ahead(self) -> None:
+        """A case waiting months on the LA records the school's next days before it runs out of
+        them, so school hours and holidays stay the school's own."""
+        s = self._sched
+        if s.sessions.opens[-1] - workflow.now() > CALENDAR_MARGIN:
+            return
+        request = MoreDaysRequest(school_urn=self.case.school_urn, after=s.sessions, count=CALENDAR_AHEAD)
+        more = await self._tracked("more_school_days", more_school_days(request), mail=False)
+        s.sessions = s.sessions.model_copy(
+            update={
+                "dates": s.sessions.dates + more.dates,
+                "opens": s.sessions.opens + more.opens,
+                "closes": s.sessions.closes + more.closes,
+            }
+        )
+        self._times = None
+        self.calendar_version += 1
+
     async def _close(self, closing: Closing) -> None:
         # Let in-flight notices (escalations, advice) finish: they must not be lost.
         if self._side_effects:
@@ -212,6 +200,16 @@ class CmeCaseWorkflow(Outreach):
         self.next_action, self.next_action_at = None, None
         self._log(f"Case closed: {closing.outcome.words}", closing.by, closing.detail)
         await self._mis("outcome", "case_outcome", closing.outcome.value, closing.detail)
+        booked = self.visit_booking
+        if booked is not None and self.visit is None and booked.slot > workflow.now():
+            # The visitors must not knock on a door for a case already closed.
+            sent = await self._notice(
+                "visit_cancelled",
+                "Tell the visitors the home visit is off",
+                facts={"slot": short(booked.slot), "outcome": closing.outcome.words},
+            )
+            if self._accepted(sent, "visitor"):
+                self._log("Visiting staff told the home visit is off", SYSTEM, short(booked.slot))
         if self.referred_at is not None and closing.outcome not in (
             CmeOutcome.REMOVED_FROM_ROLL,
             CmeOutcome.CHILD_LOCATED,
@@ -224,35 +222,3 @@ class CmeCaseWorkflow(Outreach):
             if self._accepted(sent, "la_cme"):
                 self._log("LA told by e-mail that the case is closed", SYSTEM)
         self._publish()
-
-    # ------------------------------------------------------------------------------------
-    # Waiting
-    # ------------------------------------------------------------------------------------
-    async def _sleep_until(self, at: datetime, summary: str) -> None:
-        await self._wait(lambda: False, at, summary, summary_is_whole=True)
-
-    async def _wait(
-        self, done: Callable[[], bool], until: datetime, what: str, summary_is_whole: bool = False
-    ) -> bool:
-        """Wait for ``done()`` until ``until``; True if it happened in time.
-
-        Every wait also ends when the case closes (raising ``CaseClosed``), so the procedure
-        never carries on past a closing event, whatever order Temporal wakes coroutines in.
-        """
-        if self.closing is not None:
-            raise CaseClosed
-        if done():
-            return True
-        delay = until - workflow.now()
-        if delay <= timedelta(0):
-            return False
-        summary = what if summary_is_whole else f"{what} due by {short(until)}"
-        try:
-            await workflow.wait_condition(
-                lambda: self.closing is not None or done(), timeout=delay, timeout_summary=summary
-            )
-        except TimeoutError:
-            pass
-        if self.closing is not None:
-            raise CaseClosed
-        return done()

@@ -40,7 +40,12 @@ class Outreach(StaffActions):
             if rec.outcome is CallOutcome.NO_ANSWER
         ]
         req = LetterRequest(
-            ref=self._ref("day3_letter"), case=self.case, calls=tried, deadline=s.letter_deadline
+            ref=self._ref("day3_letter"),
+            case=self.case,
+            calls=tried,
+            # The family's 3 working days run from when the letter goes (a late case: from now).
+            deadline=max(s.letter_deadline, self.times.letter_deadline(workflow.now())),
+            sessions=s.sessions,
         )
         summary = f"Day 3 letter in {self._letter_languages()}"
         result = await self._tracked(
@@ -85,14 +90,17 @@ class Outreach(StaffActions):
 
     async def _book_visit(self) -> None:
         s = self._sched
+        # The day the letter told the family the visit would be: the school day after its deadline.
+        slot, latest, _ = self.times.visit_after(self.letter_deadline or s.letter_deadline)
         req = VisitBookingRequest(
             ref=self._ref("home_visit"),
             case=self.case,
-            slot=s.home_visit,
-            latest=s.home_visit_latest,
+            slot=slot,
+            latest=latest,
             risk_summary=self._risk_summary(),
+            sessions=s.sessions,
         )
-        summary = f"Book home visit for {short(s.home_visit)}, invite the two visiting staff"
+        summary = f"Book home visit for {short(slot)}, invite the two visiting staff"
         booking = await self._tracked(
             "home_visit", mail_activity(VisitActivities.book_home_visit, req, summary=summary)
         )

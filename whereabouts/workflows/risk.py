@@ -9,6 +9,8 @@ so the DSL is asked once, the stage shows it, and the chronology says why.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -36,18 +38,45 @@ class Safeguarding(Messaging):
             return
         self.risk = RiskStatus.REQUESTED
         self.stage = views.day1_stage(self.stage, self.risk)
+        self.dsl_asked_at = workflow.now()
+        # Safeguarding never waits for the morning: out of school hours the request goes anyway.
+        after_hours = self.schedule is not None and not self.times.in_hours(workflow.now())
+        marked = " (sent out of school hours)" if after_hours else ""
         if alerted:
-            self._log("DSL alerted and asked for a risk assessment", SYSTEM)
+            self._log("DSL alerted and asked for a risk assessment" + marked, SYSTEM)
         else:
-            self._log("Risk assessment requested from the DSL", SYSTEM, why)
+            self._log("Risk assessment requested from the DSL" + marked, SYSTEM, why)
         self._publish()
+        if self.schedule is not None:
+            self._background(self._chase_dsl(workflow.now()))
         if not alerted:
             await self._notice(
                 "risk_assessment_request",
-                "Ask the DSL for a risk assessment",
-                facts={"why": why},
+                "Ask the DSL for a risk assessment" + marked,
+                facts={"why": why, "out_of_hours": "yes" if after_hours else ""},
                 step="risk_assessment_request",
             )
+
+    async def _chase_dsl(self, asked: datetime) -> None:
+        """A DSL request not answered within the directory's school hours is chased; as long
+        again, and it goes to the deputy DSL and the head teacher (DSLs are in meetings, or away)."""
+        wait = self._sched.dsl_reply_seconds
+        for n, (kind, who) in enumerate(
+            (("dsl_chase", "the DSL"), ("dsl_unanswered", "the deputy DSL and the head teacher")), 1
+        ):
+            due = self.times.add(asked, wait * n)
+            self.due["DSL risk assessment"] = self.due.get("DSL risk assessment", due)
+            answered = await self._wait_quietly(lambda: self.risk is not RiskStatus.REQUESTED, due, "DSL due")
+            if answered or self.closing is not None:
+                return
+            await self._notice(
+                kind,
+                f"Risk assessment not recorded: chase {who}",
+                facts={"asked": short(asked), "why": "no risk assessment recorded"},
+                step=kind,
+            )
+            self._log(f"Risk assessment request unanswered: {who} chased", SYSTEM, f"asked {short(asked)}")
+            self._publish()
 
     async def _missing_child(self, rec: CallRecord, slot: CallSlot) -> None:
         """The parent says the child is missing: advise the parent, alert the DSL, ask for a judgement.
@@ -152,6 +181,7 @@ class Safeguarding(Messaging):
     async def record_risk(self, rec: RiskAssessment) -> CaseStatus:
         first = self.assessment is None
         self.assessment = rec
+        self.due.pop("DSL risk assessment", None)
         concerns = ", ".join(c.value for c in rec.concerns)
         if rec.at_risk:
             self.risk = RiskStatus.ESCALATED

@@ -72,6 +72,7 @@ class StaffActions(Safeguarding):
         rang = f"rang {rec.number}" if rec.number else None
         rec = rec.model_copy(update={"at": rec.at or workflow.now()})
         self.calls[slot] = rec
+        self.due.pop(f"{slot.label} outcome", None)
         if slot is CallSlot.DAY1:
             self.day1_recorded_at = workflow.now()
         self._log(
@@ -122,6 +123,7 @@ class StaffActions(Safeguarding):
             "; ".join(x for x in (f"spoke to {rec.spoke_to}" if rec.spoke_to else None, rec.note) if x)
             or None,
         )
+        self.due.pop("home visit outcome", None)
         if rec.outcome in CLOSING_VISIT_OUTCOMES:
             self.closing = Closing(CLOSING_VISIT_OUTCOMES[rec.outcome], rec.by, rec.note)
         return self._status()

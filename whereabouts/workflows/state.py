@@ -9,14 +9,15 @@ and the next action are the case's own state, and ``publish`` hands what operato
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from datetime import datetime
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from whereabouts.case_schedule import CaseSchedule
     from whereabouts.models import (
         CallRecord,
         CaseInput,
@@ -26,8 +27,9 @@ with workflow.unsafe.imports_passed_through():
         RiskAssessment,
         VisitRecord,
     )
-    from whereabouts.schooldays import CaseSchedule
+    from whereabouts.school_time import SchoolTime
     from whereabouts.steps import CaseRef, LetterResult, VisitBooking
+    from whereabouts.times import short
     from whereabouts.vocabulary import Agency, CmeOutcome, CmeStage, RiskStatus
 
 from whereabouts.workflows import views
@@ -42,6 +44,7 @@ class CallSlot(StrEnum):
     DAY1 = "day1"
     DAY1_CALLBACK = "day1_callback"
     DAY2 = "day2"
+    CATCH_UP = "catch_up"  # a late case's one call, in place of the calls it missed
 
     @property
     def label(self) -> str:
@@ -49,6 +52,7 @@ class CallSlot(StrEnum):
             CallSlot.DAY1: "Day 1 call",
             CallSlot.DAY1_CALLBACK: "Day 1 call-back",
             CallSlot.DAY2: "Day 2 call",
+            CallSlot.CATCH_UP: "catch-up call",
         }[self]
 
 
@@ -96,6 +100,13 @@ class CaseState:
         self.told: list[str] = []  # who outside the school was told, how and when (for the referral)
         self.letter: LetterResult | None = None
         self.stopped: str | None = None  # a step failed for good: the procedure waits for a person
+        self.caught_up_at: datetime | None = None  # a late case's one catch-up prompt went then
+        self.callback_merged: datetime | None = None  # a no-answer too late for a call-back today
+        self.due: dict[str, datetime] = {}  # what a person owes the case, and by when
+        self.dsl_asked_at: datetime | None = None
+        self.holiday_checks: set[date] = set()  # holidays (by last school day) the DSL was asked about
+        self._times: SchoolTime | None = None
+        self.calendar_version = 0  # bumped when more school days are recorded
         self._side_effects: list[asyncio.Task[Any]] = []
         self._last_upsert: tuple[Any, ...] | None = None
 
@@ -108,6 +119,13 @@ class CaseState:
     def _sched(self) -> CaseSchedule:
         assert self.schedule is not None, "the schedule is worked out before any step"
         return self.schedule
+
+    @property
+    def times(self) -> SchoolTime:
+        """School time on this case's recorded school days."""
+        if self._times is None:
+            self._times = SchoolTime(self._sched.sessions)
+        return self._times
 
     @property
     def _case_id(self) -> str:
@@ -144,4 +162,42 @@ class CaseState:
         if key != self._last_upsert:
             workflow.upsert_search_attributes(views.search_attributes(self))
             self._last_upsert = key
-        workflow.set_current_details(views.current_details(self))
+        workflow.set_current_details(views.current_details(self, workflow.now()))
+
+    # Waiting: every wait ends when the case closes
+    async def _sleep_until(self, at: datetime, summary: str) -> None:
+        await self._wait(lambda: False, at, summary, summary_is_whole=True)
+
+    async def _wait(
+        self, done: Callable[[], bool], until: datetime, what: str, summary_is_whole: bool = False
+    ) -> bool:
+        """Wait for ``done()`` until ``until``; True if it happened in time.
+
+        Every wait also ends when the case closes (raising ``CaseClosed``), so the procedure
+        never carries on past a closing event, whatever order Temporal wakes coroutines in.
+        """
+        if self.closing is not None:
+            raise CaseClosed
+        if done():
+            return True
+        delay = until - workflow.now()
+        if delay <= timedelta(0):
+            return False
+        summary = what if summary_is_whole else f"{what} due by {short(until)}"
+        try:
+            await workflow.wait_condition(
+                lambda: self.closing is not None or done(), timeout=delay, timeout_summary=summary
+            )
+        except TimeoutError:
+            pass
+        if self.closing is not None:
+            raise CaseClosed
+        return done()
+
+    async def _wait_quietly(self, done: Callable[[], bool], until: datetime, what: str) -> bool:
+        """A side task's wait (a reminder, a chase): True if ``done()``; False when ``until`` came
+        or the case closed (the caller checks ``closing``), never raising."""
+        try:
+            return await self._wait(done, until, what)
+        except CaseClosed:
+            return False

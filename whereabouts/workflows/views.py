@@ -53,30 +53,32 @@ def day1_stage(stage: CmeStage, risk: RiskStatus) -> CmeStage:
 
 
 def school_day(state: CaseState, now: datetime) -> int:
-    """Which day of the procedure it is, as the status shows it."""
-    s = state.schedule
-    if s is None:
-        return 1
-    day = 1 + sum(1 for mark in (s.day2_call, s.day3_letter) if now >= mark)
-    if now >= s.visit_booking:
-        day = 5
-    if now >= s.day10_referral:
-        day = 10
-    return day
+    """Which school day of the case it is, counted on the case's own school days."""
+    return state.times.day_number(now) if state.schedule is not None else 1
 
 
-def pending(state: CaseState) -> list[str]:
-    """What the case is waiting for from a person, then any mail waiting on the mail server."""
+def pending(state: CaseState, now: datetime) -> list[str]:
+    """What the case is waiting for from a person (marked once overdue), then any step waiting."""
     out = []
     if state.awaiting_call:
-        out.append(f"{state.awaiting_call.label} outcome")
+        out.append(_due(state, f"{state.awaiting_call.label} outcome", now))
     if state.risk is RiskStatus.REQUESTED:
-        out.append("DSL risk assessment")
+        out.append(_due(state, "DSL risk assessment", now))
     if state.visit_booking and state.visit is None and state.stage is CmeStage.HOME_VISIT:
-        out.append("home visit outcome")
+        out.append(_due(state, "home visit outcome", now))
     if state.stage is CmeStage.REFERRED:
         out.append("LA decision")
     return out + undone(state) + list(state.delays.values())
+
+
+def _due(state: CaseState, item: str, now: datetime) -> str:
+    due = state.due.get(item)
+    return f"{item} (OVERDUE since {short(due)})" if due is not None and due < now else item
+
+
+def overdue(state: CaseState, now: datetime) -> list[str]:
+    """The pending items past their due time: what the Web UI and ``admin.py`` flag first."""
+    return [p for p in pending(state, now) if "OVERDUE" in p]
 
 
 def undone(state: CaseState) -> list[str]:
@@ -136,7 +138,7 @@ def status(state: CaseState, *, case_id: str, opened_at: datetime, now: datetime
         letter_deadline=state.letter_deadline,
         visit_booked_for=state.visit_booking.slot if state.visit_booking else None,
         referred_at=state.referred_at,
-        pending=pending(state),
+        pending=pending(state, now),
         attention=needs_attention(state),
     )
 
@@ -170,11 +172,11 @@ def search_attributes(state: CaseState) -> list[SearchAttributeUpdate[Any]]:
     return updates
 
 
-def current_details(state: CaseState) -> str:
+def current_details(state: CaseState, now: datetime) -> str:
     """The Web UI's "current details" (markdown): where the case stands, without opening it."""
     outcome = state.shown_outcome
     lines = [
-        f"**Stage:** {state.stage.value}",
+        f"**Stage:** {state.stage.value} (school day {school_day(state, now)})",
         f"**Risk:** {state.risk.value}",
         f"**Next:** {state.next_action or '-'} ({short(state.next_action_at)})",
     ]
@@ -186,6 +188,8 @@ def current_details(state: CaseState) -> str:
         lines.append("**Delayed:** " + "; ".join(state.delays.values()))
     if undone(state):
         lines.append("**Waiting for:** " + "; ".join(undone(state)))
+    if overdue(state, now):
+        lines.append("**Overdue:** " + "; ".join(overdue(state, now)))
     if needs_attention(state):
         lines.append("**Needs attention:** " + "; ".join(needs_attention(state)))
     return "\n\n".join(lines)
