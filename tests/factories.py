@@ -56,6 +56,8 @@ def make_case(
     language: str | None = None,
     email: str | None = "parent.one@family.example.net",
     second_contact: bool = True,
+    flags: list[str] | None = None,
+    social_worker_email: str | None = None,
 ) -> CaseInput:
     contacts = [
         Contact(
@@ -86,10 +88,11 @@ def make_case(
             date_of_birth=date(2015, 3, 14),
             year_group="6",
             address=Address(line1="7 Imaginary Row", town="Exampleton", postcode="EX9 1ZZ"),
-            flags=["eal"],
+            flags=["eal", *(flags or [])],
         ),
         contacts=contacts,
         first_day_absent=first_day,
+        social_worker_email=social_worker_email,
     )
 
 

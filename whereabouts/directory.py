@@ -40,6 +40,7 @@ class LocalAuthority(_Model):
     cme_inbox: EmailStr
     social_care: Agency
     police: Agency
+    virtual_school_head: Person | None = None  # told when a looked-after child goes missing
 
 
 class Term(_Model):

@@ -15,11 +15,14 @@ from whereabouts.vocabulary import (
     CallOutcome,
     CmeOutcome,
     CmeStage,
+    ContactRestriction,
     LaDecision,
+    LetterPlan,
     PupilFlag,
     RiskConcern,
     RiskStatus,
     VisitOutcome,
+    VisitPlan,
 )
 
 
@@ -47,6 +50,16 @@ class Contact(_Model):
     email: EmailStr | None = None
     language: str | None = Field(default=None, description="ISO 639-1 or DfE census language code")
     parental_responsibility: bool = True
+    restriction: ContactRestriction | None = Field(
+        default=None, description="must not be contacted: no letters, advice or copies"
+    )
+    address: Address | None = Field(
+        default=None, description="where this contact lives, if not with the pupil"
+    )
+
+    @property
+    def may_be_contacted(self) -> bool:
+        return self.restriction is None
 
 
 class Pupil(_Model):
@@ -75,6 +88,9 @@ class CaseInput(_Model):
     )
     last_attended: date | None = Field(
         default=None, description="the pupil's last day in school, as the MIS knows it"
+    )
+    social_worker_email: EmailStr | None = Field(
+        default=None, description="the child's social worker (a CP plan, known to social care, looked after)"
     )
 
     @property
@@ -125,6 +141,19 @@ class RiskAssessment(_Action):
 class VisitRecord(_Action):
     outcome: VisitOutcome
     spoke_to: str | None = Field(default=None, max_length=200)
+    concern: bool = Field(default=False, description="the visitors came away worried (the DSL is told)")
+
+
+class SafeguardingPlan(_Action):
+    """The DSL's plan once a child is judged at risk: what happens to the letter and the visit."""
+
+    letter: LetterPlan
+    visit: VisitPlan
+    note: str = Field(min_length=3, max_length=2000, description="the plan, in the DSL's words")
+
+
+class MissingUpdate(_Action):
+    """The parent who reported the child missing says the child is still missing."""
 
 
 class ParentContact(_Action):

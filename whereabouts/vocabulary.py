@@ -76,6 +76,29 @@ class Agency(Word):
     LA = "la"
 
 
+class LetterPlan(Word):
+    """The DSL's plan for the Day 3 letter once a child is judged at risk: a letter can tip off the
+    people the child is at risk from, so it is held until the DSL says to send it."""
+
+    SEND = "send"
+    HOLD = "hold"
+
+
+class VisitPlan(Word):
+    """The DSL's plan for the home visit once a child is judged at risk."""
+
+    SCHOOL = "school"  # the routine two-staff visit
+    JOINT = "joint"  # with police or children's social care, arranged by the DSL
+    NONE = "none"  # no visit by the school
+
+
+class ContactRestriction(Word):
+    """A contact the school must not contact (a court order, a "no contact" marker in the MIS)."""
+
+    NO_CONTACT = "no_contact"
+    COURT_ORDER = "court_order"
+
+
 class Attention(Word):
     """Why a case needs a person's attention beyond its next step: the ``CmeAttention`` list.
 

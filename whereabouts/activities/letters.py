@@ -61,7 +61,7 @@ class LetterActivities:
             "school_phone": school.phone,
             "school_email": str(school.attendance_inbox),
             "parent_name": contact.name,
-            "address_lines": [contact.name, *pupil.address.lines()],
+            "address_lines": [contact.name, *(contact.address or pupil.address).lines()],
             "child_name": pupil.full_name,
             "child_forename": pupil.forename,
             "first_day": req.case.first_day_absent,
@@ -93,10 +93,15 @@ class LetterActivities:
         # The letter is for those with parental responsibility. If the MIS names none, a letter
         # silently not sent would leave the family unwritten to: the office gets a printed copy
         # for every contact on record and is asked to find who holds responsibility.
-        no_holder = not any(c.parental_responsibility for c in req.case.contacts)
+        contactable = [c for c in req.case.contacts if c.may_be_contacted]
+        no_holder = not any(c.parental_responsibility for c in contactable)
+        # A contact the school must not contact (a court order) gets no letter, e-mailed or posted.
         readers = [
-            (n, c) for n, c in enumerate(req.case.contacts, start=1) if c.parental_responsibility or no_holder
+            (n, c)
+            for n, c in enumerate(req.case.contacts, start=1)
+            if c.may_be_contacted and (c.parental_responsibility or no_holder)
         ]
+        barred = [c for c in req.case.contacts if not c.may_be_contacted and c.parental_responsibility]
         used: list[str] = []
         interpreter: list[str] = []
         for _, contact in readers:
@@ -117,8 +122,8 @@ class LetterActivities:
             for n, c in readers
             if (n, c) not in emailed
         ]
-        if copies or interpreter:
-            task = self.office_mail(req, school, copies, interpreter, no_holder)
+        if copies or interpreter or barred:
+            task = self.office_mail(req, school, copies, interpreter, no_holder, barred)
             [to_office] = await outbox.send([task])
             sent.append(to_office)
             if not to_office.accepted:
@@ -178,8 +183,16 @@ class LetterActivities:
         copies: list[_Copy],
         interpreter: list[str],
         no_holder: bool = False,
+        barred: list[Contact] | None = None,
     ) -> Mail:
         lines = [f"Day 3 letter for case {req.ref.case_id}: tasks for the attendance office.", ""]
+        for c in barred or []:
+            restriction = c.restriction.words if c.restriction else "no contact"
+            lines += [
+                f"NOT written to: {c.name} ({c.relationship}) is marked {restriction}. Do not send them",
+                "this letter or a copy.",
+                "",
+            ]
         if no_holder:
             lines += [
                 "No contact on record has parental responsibility, so no letter was e-mailed.",

@@ -9,11 +9,14 @@ each possible outcome, because the fastest way to lose a child is a step nobody 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from whereabouts.activities.advice import AdviceLibrary
 from whereabouts.activities.deps import Deps
+from whereabouts.activities.letter_library import LetterLibrary
 from whereabouts.activities.mail import Mail, send_each
 from whereabouts.directory import LocalAuthority, School
 from whereabouts.models import CaseInput
@@ -37,11 +40,31 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
     "dsl_unanswered": ("deputy_dsl", "head", "dsl"),
     "pre_holiday_check": ("dsl",),
     "visit_cancelled": ("visitors", "office"),
+    "new_concern": ("dsl",),
+    "escalation_revised": ("police", "social_care", "dsl"),
+    "escalation_closed": ("police", "social_care", "dsl"),
+    "plan_needed": ("dsl", "office"),
+    "flagged_absence": ("social_worker",),
+    "visit_blind": ("dsl",),
+    "visit_hold": ("visitors", "office"),
+    "visit_cleared": ("visitors", "office"),
     "la_chase": ("la_cme",),
     "closed_after_referral": ("la_cme", "office"),
     "office_task": ("office",),
 }
-ROLES = ("office", "dsl", "deputy_dsl", "head", "visitors", "police", "social_care", "la_cme", "parents")
+ROLES = (
+    "office",
+    "dsl",
+    "deputy_dsl",
+    "head",
+    "visitors",
+    "police",
+    "social_care",
+    "social_worker",
+    "virtual_school",
+    "la_cme",
+    "parents",
+)
 
 
 def recipients(role: str, school: School, la: LocalAuthority, case: CaseInput) -> list[Recipient]:
@@ -63,13 +86,34 @@ def recipients(role: str, school: School, la: LocalAuthority, case: CaseInput) -
             return [Recipient("police", la.police.name, str(la.police.email))]
         case "social_care":
             return [Recipient("social_care", la.social_care.name, str(la.social_care.email))]
+        case "social_worker":  # the child's own, else the LA's children's social care inbox
+            if case.social_worker_email:
+                return [
+                    Recipient("social_worker", "the child's social worker", str(case.social_worker_email))
+                ]
+            return [
+                Recipient(
+                    "social_worker",
+                    f"{la.social_care.name} (no social worker named)",
+                    str(la.social_care.email),
+                )
+            ]
+        case "virtual_school":
+            head = la.virtual_school_head
+            if head is None:
+                return []
+            return [
+                Recipient(
+                    "virtual_school", f"the Virtual School Head, {head.name}", str(head.email), head.name
+                )
+            ]
         case "la_cme":
             return [Recipient("la_cme", f"{la.name} CME tracking", str(la.cme_inbox))]
         case "parents":
             return [
-                Recipient("parent", f"{c.name} ({c.relationship})", str(c.email), c.name)
+                Recipient("parent", f"{c.name} ({c.relationship})", str(c.email), c.name, c.language)
                 for c in case.contacts
-                if c.parental_responsibility and c.email
+                if c.parental_responsibility and c.email and c.may_be_contacted
             ]
     raise ValueError(f"unknown recipient role {role}")
 
@@ -80,11 +124,14 @@ class Recipient:
     label: str  # as the chronology names them
     address: str
     name: str | None = None  # the display name on the envelope (default: the label)
+    language: str | None = None  # a parent's language code: their advice comes in it
 
 
 class NoticeActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        letters = LetterLibrary(deps.settings.templates_dir / "letters")
+        self.advice = AdviceLibrary(deps.settings.templates_dir / "advice", letters)
 
     def render(self, req: NoticeRequest) -> tuple[str, str]:
         school = self.deps.directory.school(req.case.school_urn)
@@ -109,6 +156,16 @@ class NoticeActivities:
             raise ValueError(f"template {req.kind}.txt.j2 must start with 'Subject:'")
         return first.removeprefix("Subject:").strip(), body.lstrip("\n")
 
+    @staticmethod
+    def _advice_data(req: NoticeRequest, school: School, r: Recipient) -> dict[str, Any]:
+        return {
+            "child_forename": req.case.pupil.forename,
+            "school_name": school.name,
+            "school_phone": school.phone,
+            "school_address": school.address,
+            "parent_name": r.name or r.label,
+        }
+
     @activity.defn(name="send_notice")
     async def send_notice(self, req: NoticeRequest) -> list[Sent]:
         """Each recipient's message on its own; what became of each (none: nobody to send to)."""
@@ -117,11 +174,16 @@ class NoticeActivities:
             raise ApplicationError(f"unknown notice kind or role: {req.kind}", non_retryable=True)
         school = self.deps.directory.school(req.case.school_urn)
         la = self.deps.directory.la_for(req.case.school_urn)
-        subject, text = self.render(req)
+        # The advice to a parent is rendered per parent, in their language (templates/advice/).
+        subject, text = ("", "") if req.kind == "parent_advice" else self.render(req)
         mails = []
         for role in roles:
             for r in recipients(role, school, la, req.case):
                 parent = r.role == "parent"
+                words, body, lang = subject, text, None
+                if req.kind == "parent_advice":  # in the parent's own language, then English
+                    advice = self.advice.render(r.language, self._advice_data(req, school, r))
+                    words, body, lang = advice.subject, advice.text, advice.lang
                 mails.append(
                     Mail(
                         to=r.address,
@@ -131,8 +193,9 @@ class NoticeActivities:
                         # Parents see the school as the sender, and a reply reaches the school.
                         from_name=school.name if parent else None,
                         reply_to=str(school.attendance_inbox) if parent else None,
-                        subject=subject,
-                        text=text,
+                        subject=words,
+                        text=body,
+                        language=lang,
                         step=req.ref.step,
                     )
                 )

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.models import CaseInput, CaseResult
     from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
     from whereabouts.times import short
-    from whereabouts.vocabulary import CmeOutcome, CmeStage
+    from whereabouts.vocabulary import CmeOutcome, CmeStage, LetterPlan, VisitPlan
 
 from whereabouts.workflows.activity_calls import la_chase_after, more_school_days, schedule_case
 from whereabouts.workflows.state import SYSTEM, CallSlot, CaseClosed, Closing
@@ -79,6 +79,7 @@ class CmeCaseWorkflow(Timing):
             if self.schedule.fallback:
                 await self._calendar_fallback(self.schedule.fallback)
             self._background(self._holiday_checks())
+            self._background(self._flags_on_day1())
             await self._procedure()
         except ActivityError as err:
             if self.closing is not None:
@@ -93,24 +94,38 @@ class CmeCaseWorkflow(Timing):
         # Day 2: the follow-up call, preferably from a mobile.
         await self._call(CallSlot.DAY2, s.day2_call, s.day3_letter)
 
-        # Day 3: the letter; the family has 3 working days to make contact (Days 3 to 5).
+        # Day 3: the letter; the family has 3 working days to make contact (Days 3 to 5). A child
+        # judged at risk, or reported missing: the DSL's plan says whether it goes.
         self._enter(CmeStage.DAY3_LETTER, "send the Day 3 letter", s.day3_letter)
         at = self.times.next_open(s.day3_letter)
         await self._sleep_until(at, f"wait for Day 3 letter, {short(at)}")
-        await self._letter()
+        plan = await self._await_plan("Day 3 letter", s.visit_booking)
+        if not self.steered or (plan is not None and plan.letter is LetterPlan.SEND):
+            await self._letter()
+        else:
+            self._log("Day 3 letter not sent: held for the DSL", SYSTEM, plan.note if plan else "no plan yet")
 
         # Day 5/6: the home visit, the school day after the letter's deadline, booked on the
-        # deadline's own morning, with a risk assessment in place.
+        # deadline's own morning, with a risk assessment in place (or as the DSL's plan says).
         deadline = self.letter_deadline or s.letter_deadline
         booking = max(s.visit_booking, self.times.opening_of_day(deadline))
+        refer_at = max(s.day10_referral, deadline)
         self._enter(CmeStage.DAY3_LETTER, "parent to make contact (letter deadline)", deadline)
         await self._sleep_until(booking, f"book the home visit, {short(booking)}")
         self._enter(CmeStage.HOME_VISIT, "book the home visit", booking)
-        await self._ask_dsl("a home visit is being booked and no risk assessment is recorded")
-        await self._book_visit()
+        plan = await self._await_plan("home visit", refer_at)
+        if self.steered and (plan is None or plan.visit is VisitPlan.NONE):
+            self._log(
+                "No home visit by the school: held for the DSL", SYSTEM, plan.note if plan else "no plan"
+            )
+        elif plan is not None and plan.visit is VisitPlan.JOINT:
+            await self._joint_visit(plan)
+        else:
+            await self._ask_dsl("a home visit is being booked and no risk assessment is recorded")
+            await self._book_visit()
         latest = self.visit_booking.latest if self.visit_booking else None
-        refer_at = max(s.day10_referral, deadline)
-        self._enter(CmeStage.HOME_VISIT, "record the home visit outcome", latest or refer_at)
+        if self.visit_booking is not None:
+            self._enter(CmeStage.HOME_VISIT, "record the home visit outcome", latest or refer_at)
         if latest:
             self._background(self._remind_visit(latest))
         await self._wait(lambda: self.visit is not None, refer_at, "home visit outcome")
@@ -200,6 +215,7 @@ class CmeCaseWorkflow(Timing):
         self.next_action, self.next_action_at = None, None
         self._log(f"Case closed: {closing.outcome.words}", closing.by, closing.detail)
         await self._mis("outcome", "case_outcome", closing.outcome.value, closing.detail)
+        await self._tell_agencies_closed(closing)
         booked = self.visit_booking
         if booked is not None and self.visit is None and booked.slot > workflow.now():
             # The visitors must not knock on a door for a case already closed.

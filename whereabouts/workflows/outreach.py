@@ -13,11 +13,13 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.activities.letters import LetterActivities
     from whereabouts.activities.referral import ReferralActivities
     from whereabouts.activities.visits import VisitActivities
+    from whereabouts.models import SafeguardingPlan
     from whereabouts.steps import (
         CallTried,
         ContactAttempt,
         LetterRequest,
         ReferralRequest,
+        VisitBooking,
         VisitBookingRequest,
     )
     from whereabouts.times import short
@@ -113,6 +115,19 @@ class Outreach(StaffActions):
             f"invitation taken by the mail server for: {', '.join(invited) or 'nobody'}",
         )
         await self._account("home visit invitation", [x for x in booking.sent if not x.accepted])
+        self._background(self._visit_guard(booking))
+
+    async def _joint_visit(self, plan: SafeguardingPlan) -> None:
+        """The DSL arranges a joint visit with police or social care: no routine invitations go,
+        and the visit's outcome can still be recorded on the case."""
+        slot, latest, _ = self.times.visit_after(self.letter_deadline or self._sched.letter_deadline)
+        self.visit_booking = VisitBooking(
+            slot=slot,
+            latest=latest,
+            staff=["joint visit arranged by the DSL with police or social care"],
+            message_ids=[],
+        )
+        self._log("Joint visit with police or social care, arranged by the DSL", SYSTEM, plan.note)
 
     async def _refer(self, reason: str) -> None:
         self._enter(CmeStage.REFERRED, "file the CME referral", workflow.now())

@@ -28,13 +28,18 @@ AGENCIES = {"police": Agency.POLICE, "social_care": Agency.SOCIAL_CARE}
 class Safeguarding(Messaging):
     """Asks the DSL for a risk assessment, records the judgement, and escalates at once."""
 
-    async def _ask_dsl(self, why: str, *, alerted: bool = False) -> None:
-        """The one way a case asks the DSL for a risk assessment; asked once, later asks do nothing.
+    async def _ask_dsl(self, why: str, *, alerted: bool = False, concern: bool = False) -> None:
+        """The one way a case asks the DSL for a risk assessment.
 
-        ``alerted``: the DSL has just been sent an alert that asks for one (the missing-child
-        alert), so no second e-mail goes.
+        A routine ask (a visit being booked) asks only if nobody has yet; a ``concern`` (a call
+        that did not reassure, a parent saying the child is missing, a refused visit) always goes
+        back to the DSL, whatever was decided before: a judgement of "not at risk" is asked for
+        again. ``alerted``: the DSL has just been sent an alert that asks for one (the
+        missing-child alert), so no second e-mail goes.
         """
         if self.risk is not RiskStatus.NOT_ASSESSED:
+            if concern:
+                await self._new_concern(why, alerted=alerted)
             return
         self.risk = RiskStatus.REQUESTED
         self.stage = views.day1_stage(self.stage, self.risk)
@@ -55,6 +60,26 @@ class Safeguarding(Messaging):
                 "Ask the DSL for a risk assessment" + marked,
                 facts={"why": why, "out_of_hours": "yes" if after_hours else ""},
                 step="risk_assessment_request",
+            )
+
+    async def _new_concern(self, why: str, *, alerted: bool = False) -> None:
+        """A concern after a request or a judgement: the DSL hears it; "not at risk" is re-asked."""
+        was = self.risk
+        if was is RiskStatus.NOT_AT_RISK:
+            self.risk = RiskStatus.REQUESTED
+            self.stage = views.day1_stage(self.stage, self.risk)
+            self.dsl_asked_at = workflow.now()
+            if self.schedule is not None:
+                self._background(self._chase_dsl(workflow.now()))
+        self.concerns += 1
+        self._log(f"New concern for the DSL (risk {was.words} until now)", SYSTEM, why)
+        self._publish()
+        if not alerted:
+            await self._notice(
+                "new_concern",
+                "Tell the DSL of a new concern",
+                facts={"why": why, "was": was.words},
+                step=f"new_concern_{self.concerns}",
             )
 
     async def _chase_dsl(self, asked: datetime) -> None:
@@ -84,12 +109,15 @@ class Safeguarding(Messaging):
         "Advised" is written only for a parent whose mail server took the advice; if it reached
         none, the office is asked to give it by phone and the case waits until staff record it.
         """
+        self.reported_missing_at = self.reported_missing_at or workflow.now()
         sent = await self._notice(
             "parent_advice",
             "Send the parent the missing-child advice",
             step=f"{slot}_parent_advice",
             route=False,
         )
+        if self.closing is not None:
+            return  # seen or found while the advice was going: nothing more goes out
         advised = self._accepted(sent, "parent")
         for s in advised:
             self._log(
@@ -118,13 +146,15 @@ class Safeguarding(Messaging):
                 "call the family GP and nearby A&E departments; and call the school when the child is "
                 f"found or is still missing. Then record it: python admin.py advised {self._case_id}",
             )
+        if self.closing is not None:
+            return  # seen or found meanwhile: nothing more goes out
         await self._notice(
             "missing_child_alert",
             "Alert the DSL: parent says the child is missing",
             facts={"note": rec.note or "", "advice": advice},
             step=f"{slot}_missing_alert",
         )
-        await self._ask_dsl("the parent says the child is missing", alerted=True)
+        await self._ask_dsl("the parent says the child is missing", alerted=True, concern=True)
 
     async def _escalate(self, rec: RiskAssessment) -> None:
         """At risk: e-mail police and children's social care now. Each is written down as told only
@@ -179,14 +209,16 @@ class Safeguarding(Messaging):
 
     @workflow.update
     async def record_risk(self, rec: RiskAssessment) -> CaseStatus:
-        first = self.assessment is None
+        was = self.risk
         self.assessment = rec
+        self.assessments.append(rec)
         self.due.pop("DSL risk assessment", None)
         concerns = ", ".join(c.value for c in rec.concerns)
         if rec.at_risk:
             self.risk = RiskStatus.ESCALATED
+            again = " (again)" if was is RiskStatus.ESCALATED else ""
             self._log(
-                "Risk assessment: AT RISK - police and children's social care to be told at once",
+                f"Risk assessment: AT RISK{again} - police and children's social care to be told at once",
                 rec.by,
                 "; ".join(x for x in (f"concerns: {concerns}", rec.note) if x),
             )
@@ -194,22 +226,35 @@ class Safeguarding(Messaging):
             self._background(self._escalate(rec))
         else:
             self.risk = RiskStatus.NOT_AT_RISK
-            self._log(
-                "Risk assessment: not at risk" if first else "Risk re-assessed: not at risk", rec.by, rec.note
-            )
+            if was is RiskStatus.ESCALATED:
+                self._log("Risk re-assessed: NOT at risk, revising the at-risk judgement", rec.by, rec.note)
+                self._background(self._revised(rec))
+            else:
+                first = len(self.assessments) == 1
+                what = "Risk assessment: not at risk" if first else "Risk re-assessed: not at risk"
+                self._log(what, rec.by, rec.note)
             self._publish()
         return self._status()
 
     @record_risk.validator
     def _validate_risk(self, rec: RiskAssessment) -> None:
         self._refuse_if_closed()
-        if self.risk is RiskStatus.ESCALATED:
+        if self.risk is RiskStatus.ESCALATED and not rec.at_risk and not (rec.note and len(rec.note) >= 10):
             raise ValueError(
-                "This case is already escalated to police and social care; a later judgement "
-                "cannot undo that. Add what has changed as a note with the LA or police."
+                "This child is judged at risk and police and social care were told; only the DSL can "
+                "revise that, with the reason (--note, what has changed), and they will be told too."
             )
-        if self.assessment is not None and not rec.at_risk:
-            raise ValueError(
-                f"A risk assessment is already recorded (not at risk, by {self.assessment.by}); "
-                "record a new one only if the child is now at risk."
-            )
+
+    async def _revised(self, rec: RiskAssessment) -> None:
+        """Police and social care were told the child is at risk: a revision is never silent."""
+        sent = await self._notice(
+            "escalation_revised",
+            "Tell police and social care the DSL has revised the judgement",
+            assessment=rec,
+            step=f"revised_{len(self.assessments)}",
+            route=False,
+        )
+        for s in sent:
+            if s.accepted and s.role in AGENCIES:
+                self._log(f"{views.AGENCY_WORDS[AGENCIES[s.role]].capitalize()} told of the revision", SYSTEM)
+        await self._account("revised judgement", [s for s in sent if not s.accepted])

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryDelay,
         FeedStamp,
         LaDecisionRecord,
+        MissingUpdate,
         ParentContact,
         VisitRecord,
         Withdrawal,
@@ -36,17 +37,19 @@ with workflow.unsafe.imports_passed_through():
         CallOutcome,
         CmeOutcome,
         CmeStage,
+        VisitOutcome,
     )
 
 from whereabouts.workflows import views
-from whereabouts.workflows.risk import Safeguarding
 from whereabouts.workflows.state import SYSTEM, CallSlot, Closing
+from whereabouts.workflows.steering import Steering
 
+CONCERNING_VISITS = (VisitOutcome.REFUSED_ACCESS, VisitOutcome.MOVED_AWAY)
 FUTURE_GRACE = timedelta(minutes=10)  # clocks differ a little between staff PCs and the worker
 CALL_STAGES = (CmeStage.DAY1_CALL, CmeStage.DAY1_CALLBACK, CmeStage.DAY2_CALL, CmeStage.RISK_ASSESSMENT)
 
 
-class StaffActions(Safeguarding):
+class StaffActions(Steering):
     """The updates, signals and queries of a case; the procedure itself is in ``case.py``."""
 
     # ------------------------------------------------------------------------------------
@@ -86,11 +89,8 @@ class StaffActions(Safeguarding):
                 await self._mis(f"{slot}_reason", "absence_reason", rec.reason or "", rec.note)
                 self.closing = Closing(CmeOutcome.EXPLAINED_ABSENCE, rec.by, rec.reason)
             case CallOutcome.NOT_REASSURED:
-                self._background(
-                    self._ask_dsl(
-                        f"{slot.label}: the person who answered did not reassure the school the child is safe"
-                    )
-                )
+                why = f"{slot.label}: the person who answered did not reassure the school the child is safe"
+                self._background(self._ask_dsl(why, concern=True))
             case CallOutcome.MISSING_PARENT_CONCERNED:
                 self._background(self._missing_child(rec, slot))
             case CallOutcome.NO_ANSWER:
@@ -126,6 +126,10 @@ class StaffActions(Safeguarding):
         self.due.pop("home visit outcome", None)
         if rec.outcome in CLOSING_VISIT_OUTCOMES:
             self.closing = Closing(CLOSING_VISIT_OUTCOMES[rec.outcome], rec.by, rec.note)
+        elif rec.outcome in CONCERNING_VISITS or rec.concern:
+            # Whatever the DSL judged before, what the visitors found goes back to the DSL.
+            why = f"home visit: {rec.outcome.words}" + (f" ({rec.note})" if rec.note else "")
+            self._background(self._ask_dsl(why, concern=True))
         return self._status()
 
     @record_visit.validator
@@ -209,6 +213,27 @@ class StaffActions(Safeguarding):
     @record_contact.validator
     def _validate_contact(self, rec: ParentContact) -> None:
         self._refuse_if_closed()
+        if self.reported_missing_at is not None:
+            raise ValueError(
+                "The parent reported this child missing, so a call from them does not close the case: "
+                "record what they said with admin.py still-missing CASE, or admin.py seen CASE when the "
+                "child is found."
+            )
+
+    @workflow.update
+    async def record_still_missing(self, rec: MissingUpdate) -> CaseStatus:
+        """The parent rings back: the child is still missing. The case stays open; the DSL hears."""
+        self._log("Parent: the child is still missing", rec.by, rec.note)
+        self._background(
+            self._ask_dsl(f"the parent says the child is still missing: {rec.note or ''}", concern=True)
+        )
+        return self._status()
+
+    @record_still_missing.validator
+    def _validate_still_missing(self, rec: MissingUpdate) -> None:
+        self._refuse_if_closed()
+        if self.reported_missing_at is None:
+            raise ValueError("No parent has reported this child missing; record a call or contact instead.")
 
     @workflow.update
     async def record_seen(self, rec: ChildSeen) -> CaseStatus:
@@ -233,8 +258,19 @@ class StaffActions(Safeguarding):
     # ------------------------------------------------------------------------------------
     @workflow.signal
     def parent_responded(self, rec: ParentContact) -> None:
-        if self.closing is None:
-            self._on_contact(rec)
+        if self.closing is not None:
+            return
+        if self.reported_missing_at is not None:  # a missing child is found only when seen
+            self._log(
+                "Parent made contact (the child was reported missing: the case stays open)",
+                rec.by,
+                rec.reason or rec.note,
+            )
+            self._background(
+                self._ask_dsl("the parent who reported the child missing made contact", concern=True)
+            )
+            return
+        self._on_contact(rec)
 
     @workflow.signal
     def child_seen(self, rec: ChildSeen) -> None:

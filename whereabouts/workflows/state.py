@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ChronologyEntry,
         LaDecisionRecord,
         RiskAssessment,
+        SafeguardingPlan,
         VisitRecord,
     )
     from whereabouts.school_time import SchoolTime
@@ -82,7 +83,12 @@ class CaseState:
         self.calls: dict[CallSlot, CallRecord] = {}
         self.call_times: dict[CallSlot, datetime] = {}  # when each call's prompt went to the office
         self.day1_recorded_at: datetime | None = None  # when the Day 1 outcome was recorded
-        self.assessment: RiskAssessment | None = None
+        self.assessment: RiskAssessment | None = None  # the latest judgement
+        self.assessments: list[RiskAssessment] = []  # every judgement, in order
+        self.concerns = 0  # new concerns the DSL has been told of
+        self.plan: SafeguardingPlan | None = None  # the DSL's plan once the child is judged at risk
+        self.reported_missing_at: datetime | None = None  # a parent said the child is missing
+        self.plan_asked = False
         self.visit_booking: VisitBooking | None = None
         self.visit: VisitRecord | None = None
         self.referred_at: datetime | None = None

@@ -54,8 +54,12 @@ class Timing(Outreach):
         at = self.times.next_open(max(due, workflow.now()))
         self._enter(self.stage, f"{slot.label}: the office phones home", at)
         await self._sleep_until(at, f"wait for the {slot.label}, {short(at)}")
-        merged = slot is CallSlot.DAY2 and self.callback_merged is not None
-        await self._prompt(slot, until, {"callback": short(self.callback_merged)} if merged else None)
+        facts = {}
+        if slot is CallSlot.DAY2 and self.callback_merged is not None:
+            facts["callback"] = short(self.callback_merged)
+        if slot is CallSlot.DAY2 and self.reported_missing_at is not None:
+            facts["missing"] = short(self.reported_missing_at)
+        await self._prompt(slot, until, facts)
         await self._wait(lambda: slot in self.calls, until, f"{slot.label} outcome")
         rec = self.calls.get(slot)
         if rec is None:
