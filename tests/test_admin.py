@@ -208,7 +208,7 @@ async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day
     judged = [e for e in await entries(h) if e.what.startswith("Risk assessment: AT RISK")]
     assert judged[-1].detail.startswith("concerns: domestic_abuse, other")
     code, _, err = await cli(staff, "risk", h.id, "--not-at-risk")
-    assert code == 1 and "already escalated" in err
+    assert code == 1 and "only the DSL can revise that, with the reason" in err
 
     # show: the case file for staff, as text and as JSON carrying the same status.
     code, out, err = await cli(staff, "show", upn)

@@ -19,9 +19,20 @@ from datetime import date, datetime, timedelta
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from tests.conftest import ROOT, STARTED, TEST_DIRECTORY
-from tests.factories import TEST_URN
-from tests.test_admin import a_case, cli, day1, day_worker, ids, listed, staff, start_one  # noqa: F401
-from whereabouts.cli import admin
+from tests.factories import TEST_URN, last_school_day, make_case, school_day_before
+from tests.test_admin import (  # noqa: F401
+    a_case,
+    cli,
+    day1,
+    day_worker,
+    ids,
+    listed,
+    new_upn,
+    staff,
+    start_one,
+)
+from whereabouts.cli import admin, admin_commands
+from whereabouts.cli.casefile_view import school_days_since
 from whereabouts.directory import load_directory
 from whereabouts.directory_checks import terms_running_out
 from whereabouts.schooldays import SchoolCalendar
@@ -213,3 +224,82 @@ async def test_only_the_newest_run_of_a_pupils_case_is_listed(
     assert runs[first_q.result_run_id]["status"] == "terminated"
     assert runs[again_q.result_run_id]["outcome"] == "parent_contact"
     assert all(r["needs"] == [] for r in runs.values())
+
+
+# --------------------------------------------------------------------------------------------
+# DAYS OPEN: school days since Day 1
+# --------------------------------------------------------------------------------------------
+async def test_days_open_counts_school_days_since_day_1(
+    dev_env,
+    settings,
+    staff,  # noqa: F811
+    day_worker,  # noqa: F811
+    start_case,
+    tmp_path,
+    monkeypatch,
+):
+    """A running case counts its own school days (Day 1 shows 0); a closed one, or one whose
+    worker does not answer, is counted on the directory's calendar from its first day of absence
+    (the feed's memo) to its close: an INSET day in between does not count, nor does a weekend."""
+    monkeypatch.setattr(admin, "LIST_QUERY_TIMEOUT", timedelta(seconds=1))  # the workerless case
+    last = last_school_day()
+    d3 = school_day_before(last)
+    d2 = school_day_before(d3)
+    first = school_day_before(d2)  # Day 1: three school days before the last one
+    text = settings.directory_path.read_text()  # the day worker's directory
+    inset = tmp_path / "inset.toml"  # the same schools, with an INSET day on d2 at Test Hill
+    inset.write_text(text.replace("[[schools]]", f"[[schools]]\ninset_days = [{d2.isoformat()}]", 1))
+    listing = staff.model_copy(update={"directory_path": inset})
+    # What admin.py's own settings say where its caller passes none (the command line).
+    monkeypatch.setattr(admin_commands, "get_settings", lambda: listing, raising=False)
+
+    async def started(task_queue: str):
+        case = make_case(first, upn=new_upn())
+        handle = await dev_env.client.start_workflow(
+            CmeCaseWorkflow.run,
+            case,
+            id=case.case_id,
+            task_queue=task_queue,
+            memo={"first_day_absent": first.isoformat(), "first_session": "AM"},
+            # as the workflow sets it: the workerless case never runs to set it itself
+            search_attributes=TypedSearchAttributes([SearchAttributePair(CME_SCHOOL_URN, TEST_URN)]),
+        )
+        STARTED.append(handle)
+        return handle
+
+    today = await start_one(start_case, dev_env)  # Day 1 is today (its own compressed clock)
+    closed = await started(settings.task_queue)
+    unanswered = await started(f"nobody-{uuid.uuid4()}")
+    await asyncio.gather(day1(today), day1(closed))
+    assert (await cli(listing, "contact", closed.id, "--reason", "mother rang"))[0] == 0
+    await closed.result()
+
+    mine = {today.id, closed.id, unanswered.id}
+    rows = await listed(
+        listing, "--all", "--school", TEST_URN, want=lambda r: mine <= set(ids(r)), what="the three"
+    )
+    by_id = {r["case_id"]: r for r in rows if r["case_id"] in mine}
+    # d3 and the last school day since Day 1 (d2 is an INSET day; today, if not a school day,
+    # adds nothing), where the old count said 0 calendar days since the case was created.
+    assert by_id[closed.id]["days_open"] == 2
+    assert by_id[unanswered.id]["days_open"] == 2
+    assert by_id[today.id]["days_open"] == 0
+    code, table, _ = await cli(listing, "cases", "--all", "--school", TEST_URN)
+    assert code == 0 and "DAYS OPEN" in table.splitlines()[0]
+    (line,) = [x for x in table.splitlines() if x.startswith(closed.id + " ")]
+    assert "  2  " in line
+
+
+def test_school_days_since_day_1_on_the_directory_calendar():
+    directory = load_directory(ROOT / "examples" / "schools.toml")
+    oak = "990101"
+    # Fri 27 Nov 2026 is Day 1: 0 that day, 0 over the weekend, 1 on the Monday.
+    assert school_days_since(directory, oak, date(2026, 11, 27), date(2026, 11, 27)) == 0
+    assert school_days_since(directory, oak, date(2026, 11, 27), date(2026, 11, 29)) == 0
+    assert school_days_since(directory, oak, date(2026, 11, 27), date(2026, 11, 30)) == 1
+    # A first day of absence on a Saturday: Day 1 is the Monday.
+    assert school_days_since(directory, oak, date(2026, 11, 28), date(2026, 12, 1)) == 1
+    # Across the Christmas holiday (18 Dec to 5 Jan): only school days count.
+    assert school_days_since(directory, oak, date(2026, 12, 17), date(2027, 1, 6)) == 3
+    # A school not in the directory: weekdays less bank holidays (25 Dec; Boxing Day on the 28th).
+    assert school_days_since(directory, "990299", date(2026, 12, 24), date(2026, 12, 31)) == 3

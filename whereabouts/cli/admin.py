@@ -116,7 +116,7 @@ async def _run(args: argparse.Namespace, settings: Settings | None, out: TextIO,
         if args.command == "cases":
             for warning in directory_warnings(settings.directory_path):  # names schools only
                 err.write(f"admin: warning: {warning}\n")
-            return await cmd_cases(client, args, out, err, waits)
+            return await cmd_cases(client, args, out, err, waits, directory_path=settings.directory_path)
         if args.command == "show":
             return await cmd_show(client, args, out, err, waits)
         assert record is not None

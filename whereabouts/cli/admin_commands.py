@@ -12,7 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from temporalio.client import (
@@ -30,6 +31,7 @@ from whereabouts.cli import casefile_view as view
 from whereabouts.cli.admin_args import ACTIONS, OK, REFUSED, UNREACHABLE, StaffRecord
 from whereabouts.cli.admin_find import UNANSWERED, Waits, case_handle, find_case, not_answering, visible
 from whereabouts.cli.common import CommandError, first_line
+from whereabouts.directory import Directory, DirectoryError, load_directory
 from whereabouts.models import CaseInput, CaseResult
 from whereabouts.search import (
     CME_ATTENTION,
@@ -39,7 +41,8 @@ from whereabouts.search import (
     CME_SCHOOL_URN,
     CME_STAGE,
 )
-from whereabouts.times import when
+from whereabouts.settings import get_settings
+from whereabouts.times import LONDON, when
 from whereabouts.vocabulary import CmeOutcome
 from whereabouts.workflows.case import CmeCaseWorkflow
 
@@ -51,7 +54,18 @@ LISTED = ("Running", "Failed", "Terminated", "TimedOut", "Canceled")
 # --------------------------------------------------------------------------------------------
 # cases: the list, from search attributes only
 # --------------------------------------------------------------------------------------------
-async def cmd_cases(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO, waits: Waits) -> int:
+async def cmd_cases(
+    client: Client,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    waits: Waits,
+    *,
+    directory_path: Path | None = None,
+) -> int:
+    """The list. DAYS OPEN counts school days since Day 1: a running case's own count (its status
+    query), else (closed, or not answering) on the school directory's calendar at
+    ``directory_path`` (default: the settings' directory) from the case's first day."""
     # Open cases, and those whose run ended without the procedure closing them: an operator must
     # see those, or a failed case would leave the list unseen.
     clauses = [] if args.all else [f"ExecutionStatus IN ({', '.join(map(repr, LISTED))})"]
@@ -67,12 +81,14 @@ async def cmd_cases(client: Client, args: argparse.Namespace, out: TextIO, err: 
         clauses.append(f"{CME_NEXT_ACTION_AT.name} < '{args.due_before.strftime('%Y-%m-%dT%H:%M:%SZ')}'")
     query = visible(*clauses)
     now = datetime.now(UTC)
-    rows = [_row(w, now) async for w in client.list_workflows(query, rpc_timeout=waits.listing)]
+    listed = [(w, _row(w, now)) async for w in client.list_workflows(query, rpc_timeout=waits.listing)]
+    rows = [r for _, r in listed]
     await _latest_runs(client, rows, waits)
     # An older run of a pupil's case is history: the newest run says how the case stands.
     rows = view.sort_rows([r for r in rows if args.all or r.latest])
     if not await _next_actions(client, rows, waits):
         err.write("admin: some cases did not say their next action (is the worker running?)\n")
+    await _days_open(listed, rows, directory_path or get_settings().directory_path, now)
     if args.json:
         out.write(json.dumps({"query": query, "cases": [r.as_json() for r in rows]}, indent=2) + "\n")
     elif rows:
@@ -96,7 +112,7 @@ def _row(w: WorkflowExecution, now: datetime) -> view.CaseRow:
         next_action_at=due if running else None,
         overdue=bool(running and due and due < now),
         opened_at=w.start_time,
-        days_open=((w.close_time or now) - w.start_time).days,
+        days_open=0,  # school days since Day 1: filled in by ``_days_open``
         status=status,
         # A case ended by an operator (terminated) has no procedure outcome: say how it ended.
         outcome=sa.get(CME_OUTCOME) or (None if running else status),
@@ -139,9 +155,42 @@ async def _next_actions(client: Client, rows: list[view.CaseRow], waits: Waits) 
                     unanswered = True
                 return
             row.next_action = status.next_action
+            row.school_day = status.school_day
 
     await asyncio.gather(*(one(r) for r in rows if r.status == "running"))
     return not unanswered
+
+
+async def _days_open(
+    listed: list[tuple[WorkflowExecution, view.CaseRow]], rows: list[view.CaseRow], path: Path, now: datetime
+) -> None:
+    """DAYS OPEN: school days since Day 1 (Day 1 shows 0). A running case that answered counts
+    its own school days; any other (closed, or its worker not answering) is counted on the school
+    directory's calendar from its first day (the feed's memo, else the day it started) to its
+    close, or to today."""
+    directory: Directory | None
+    try:
+        directory = load_directory(path)
+    except DirectoryError:
+        directory = None  # already said once, by the term-dates warning: count weekdays
+    shown = {id(r) for r in rows}
+    for w, row in listed:
+        if id(row) not in shown:
+            continue
+        if row.school_day is not None:
+            row.days_open = max(row.school_day - 1, 0)
+            continue
+        first = await _first_day(w)
+        end = (w.close_time or now).astimezone(LONDON).date()
+        row.days_open = view.school_days_since(directory, row.school_urn, first, end)
+
+
+async def _first_day(w: WorkflowExecution) -> date:
+    """The case's first day of absence, as the feed wrote it in the memo; else the day it started."""
+    try:
+        return date.fromisoformat(str((await w.memo())["first_day_absent"]))
+    except Exception:  # no memo (started by hand), or one that cannot be read
+        return w.start_time.astimezone(LONDON).date()
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,18 +15,21 @@ to phone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
+from whereabouts.directory import Directory
 from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry
+from whereabouts.schooldays import SchoolCalendar, is_bank_holiday
 from whereabouts.times import LONDON, day, iso, when
 from whereabouts.vocabulary import OPERATOR_ATTENTION, Attention
 
 # How a run that did not end by the procedure ended (its execution status, lower case): an
 # operator must look, since no step of the procedure will move the case on.
 ENDED_BADLY = frozenset({"failed", "terminated", "timed_out", "canceled"})
+FORTNIGHT = 14  # days without one school day in the directory: its terms are missing, count weekdays
 # Each CmeAttention reason as the NEEDS column says it, after "operator:" or "staff:".
 ATTENTION_WORDS: dict[str, str] = {
     Attention.UNDELIVERED: "message not delivered",
@@ -54,7 +57,8 @@ class CaseRow(BaseModel):
     next_action_at: datetime | None = None
     overdue: bool = False
     opened_at: datetime
-    days_open: int
+    days_open: int  # school days since Day 1 (Day 1 is 0)
+    school_day: int | None = None  # a running case's own count, from its status query
     status: str
     outcome: str | None = None
     attention: list[str] = []  # the CmeAttention search attribute's values
@@ -75,11 +79,28 @@ class CaseRow(BaseModel):
         return self.latest and self.status in ENDED_BADLY
 
     def as_json(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"latest"})
+        data = self.model_dump(mode="json", exclude={"latest", "school_day"})
         data["next_action_at"] = iso(self.next_action_at)
         data["opened_at"] = iso(self.opened_at)
         data["needs"] = self.needs
         return data
+
+
+def school_days_since(directory: Directory | None, urn: str | None, first: date, end: date) -> int:
+    """School days from Day 1 (the first school day on or after ``first``) to ``end``: 0 on Day 1.
+
+    Counted on the school's calendar in the directory; on weekdays less bank holidays where the
+    school is not in it, the directory cannot be read, or its term dates give no school day in
+    the whole of that time (as a case does when its school's calendar cannot give it days).
+    """
+    days = [first + timedelta(days=n) for n in range((end - first).days + 1)]
+    if directory is not None and urn is not None and directory.has_school(urn):
+        calendar = SchoolCalendar(directory.school(urn))
+        own = [d for d in days if calendar.is_school_day(d)]
+        if own or len(days) <= FORTNIGHT:
+            return max(len(own) - 1, 0)
+    weekdays = [d for d in days if d.weekday() < 5 and not is_bank_holiday(d)]
+    return max(len(weekdays) - 1, 0)
 
 
 def sort_rows(rows: list[CaseRow]) -> list[CaseRow]:

