@@ -13,7 +13,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from tests.conftest import FAST_DAY_SECONDS, until
 from tests.factories import make_case
-from whereabouts.models import CallRecord, ChildSeen, Contact, RiskAssessment, VisitRecord
+from whereabouts.models import CallRecord, ChildSeen, Contact, RiskAssessment, SafeguardingPlan, VisitRecord
 from whereabouts.search import CME_ATTENTION
 from whereabouts.times import when
 from whereabouts.vocabulary import CmeOutcome, RiskStatus
@@ -60,7 +60,16 @@ async def test_refused_office_police_and_parent_still_reach_the_referral_every_f
         CmeCaseWorkflow.record_risk,
         RiskAssessment(at_risk=True, concerns=["domestic_abuse"], note="open CP plan", by="D. Lead"),
     )
+    # The DSL's plan lets the routine letter and visit go ahead (they are held until it is recorded).
+    await h.execute_update(
+        CmeCaseWorkflow.record_plan,
+        SafeguardingPlan(letter="send", visit="school", note="risk is outside the home", by="D. Lead"),
+    )
     status = await until(h, lambda s: s.referred_at is not None, "referral", WHOLE_CASE)
+    for _ in range(60):  # the referral's chronology entry follows the mail server's answer
+        if any(e.startswith("Referred to the local authority") for e in await whats(h)):
+            break
+        await asyncio.sleep(0.25)
 
     assert (await h.describe()).status is WorkflowExecutionStatus.RUNNING  # never FAILED
     entries = await whats(h)

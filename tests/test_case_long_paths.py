@@ -135,10 +135,11 @@ async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker, sta
     except ValueError as exc:
         assert "at least one concern" in str(exc)
     await h.execute_update(CmeCaseWorkflow.record_risk, RiskAssessment(at_risk=False, by="D. Lead"))
-    await refused(
-        h.execute_update(CmeCaseWorkflow.record_risk, RiskAssessment(at_risk=False, by="D. Lead")),
-        "already recorded",
-    )
+    # The DSL may record a new assessment at any time; the chronology keeps each one.
+    await h.execute_update(CmeCaseWorkflow.record_risk, RiskAssessment(at_risk=False, by="D. Lead"))
+    assert "Risk re-assessed: not at risk" in [
+        e.what for e in await h.query(CmeCaseWorkflow.chronology_entries)
+    ]
     await h.execute_update(CmeCaseWorkflow.record_contact, ParentContact(by="T", reason="rang in"))
     await h.result()
     # An action on a closed case: the workflow has completed, so Temporal refuses it outright.
@@ -147,4 +148,5 @@ async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker, sta
         raise AssertionError("an update on a closed case must fail")
     except Exception as exc:
         assert "completed" in str(exc).lower() or "closed" in str(exc).lower()
-    assert len(await h.query(CmeCaseWorkflow.chronology_entries)) == len(after_first) + 3
+    closed = [e.what for e in await h.query(CmeCaseWorkflow.chronology_entries)]
+    assert closed[len(after_first) :].count("Case closed: parent contact") == 1

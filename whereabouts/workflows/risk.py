@@ -42,7 +42,6 @@ class Safeguarding(Messaging):
                 await self._new_concern(why, alerted=alerted)
             return
         self.risk = RiskStatus.REQUESTED
-        self.stage = views.day1_stage(self.stage, self.risk)
         self.dsl_asked_at = workflow.now()
         # Safeguarding never waits for the morning: out of school hours the request goes anyway.
         after_hours = self.schedule is not None and not self.times.in_hours(workflow.now())
@@ -67,7 +66,6 @@ class Safeguarding(Messaging):
         was = self.risk
         if was is RiskStatus.NOT_AT_RISK:
             self.risk = RiskStatus.REQUESTED
-            self.stage = views.day1_stage(self.stage, self.risk)
             self.dsl_asked_at = workflow.now()
             if self.schedule is not None:
                 self._background(self._chase_dsl(workflow.now()))

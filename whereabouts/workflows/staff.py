@@ -183,6 +183,11 @@ class StaffActions(Steering):
             raise ValueError(
                 "This case has not been referred to the local authority, so there is nothing to tell it yet."
             )
+        if rec.agency is not Agency.LA and not any(a.at_risk for a in self.assessments):
+            raise ValueError(
+                "Police and children's social care are told when the DSL judges the child at risk: "
+                "no such judgement is recorded on this case, so there is nothing to record."
+            )
 
     @workflow.update
     async def record_advice_given(self, rec: AdviceGiven) -> CaseStatus:
@@ -198,6 +203,10 @@ class StaffActions(Steering):
     def _validate_advice(self, rec: AdviceGiven) -> None:
         self._refuse_if_closed()
         self._refuse_future(rec.at, "the advice")
+        if self.reported_missing_at is None:
+            raise ValueError(
+                "No parent has reported this child missing, so there is no missing-child advice to give."
+            )
 
     def _refuse_future(self, at: datetime | None, what: str) -> None:
         if at is not None and at > workflow.now() + FUTURE_GRACE:

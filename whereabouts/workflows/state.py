@@ -75,7 +75,7 @@ class CaseState:
 
     def __init__(self, case: CaseInput) -> None:
         self.case = case
-        self.stage = CmeStage.DAY1_CALL
+        self.step = CmeStage.DAY1_CALL  # the procedure's own stage (``stage`` is what people see)
         self.risk = RiskStatus.NOT_ASSESSED
         self.chronology: list[ChronologyEntry] = []
         self.schedule: CaseSchedule | None = None
@@ -117,6 +117,15 @@ class CaseState:
         self._last_upsert: tuple[Any, ...] | None = None
 
     @property
+    def stage(self) -> CmeStage:
+        """The stage people see: a pending risk assessment on Day 1 shows as the DSL's stage."""
+        return views.day1_stage(self.step, self.risk)
+
+    @stage.setter
+    def stage(self, value: CmeStage) -> None:
+        self.step = value
+
+    @property
     def shown_outcome(self) -> CmeOutcome | None:
         """The outcome once the case has finished closing (not while it is closing)."""
         return self.closing.outcome if self.closing and self.stage is CmeStage.CLOSED else None
@@ -145,7 +154,7 @@ class CaseState:
         self.chronology.append(ChronologyEntry(at=workflow.now(), by=by, what=what, detail=detail))
 
     def _enter(self, stage: CmeStage, next_action: str, at: datetime | None) -> None:
-        self.stage = views.day1_stage(stage, self.risk)
+        self.step = stage
         self.next_action, self.next_action_at = next_action, at
         self._publish()
 

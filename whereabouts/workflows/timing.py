@@ -52,7 +52,11 @@ class Timing(Outreach):
             await self._catch_up()
             return
         at = self.times.next_open(max(due, workflow.now()))
-        self._enter(self.stage, f"{slot.label}: the office phones home", at)
+        self._enter(self.step, f"{slot.label}: the office phones home", at)
+        if slot is CallSlot.DAY1:
+            # A case opened out of hours: a call staff made before the prompt can be recorded.
+            self.awaiting_call = slot
+            await self._unexplained_too_long("the case opened")
         await self._sleep_until(at, f"wait for the {slot.label}, {short(at)}")
         facts = {}
         if slot is CallSlot.DAY2 and self.callback_merged is not None:
@@ -72,14 +76,18 @@ class Timing(Outreach):
         """Ask the office for the call now; its outcome is due in two hours of school time."""
         kind, summary = CALL_KINDS[slot]
         outcome_due = self.times.add(workflow.now(), self._sched.outcome_due_seconds)
-        stage = CmeStage.DAY2_CALL if slot is CallSlot.DAY2 else self.stage
-        self._enter(stage, f"record the {slot.label} outcome", outcome_due)
-        self.awaiting_call = slot
+        stage = CmeStage.DAY2_CALL if slot is CallSlot.DAY2 else self.step
+        recorded = slot in self.calls  # staff rang and recorded it before the prompt went
+        self._enter(stage, f"record the {slot.label} outcome", workflow.now() if recorded else outcome_due)
+        self.awaiting_call = None if recorded else slot
         self.call_times[slot] = workflow.now()
+        if recorded and slot is not CallSlot.CATCH_UP:
+            return
         sent = await self._notice(kind, summary, due_at=until, facts=facts)
         if self._accepted(sent, "office"):
             self._log(f"{slot.label} prompt e-mailed to the attendance office", SYSTEM)
-        self._background(self._remind(slot, outcome_due))
+        if not recorded:
+            self._background(self._remind(slot, outcome_due))
 
     async def _callback(self, day1: CallRecord, until: datetime) -> None:
         """No answer: call back two hours later and ask the DSL (the seed: "risk assess after 2
@@ -145,13 +153,10 @@ class Timing(Outreach):
         """The case reached a call after its day had ended: work out where the procedure stands,
         ask the DSL at once if the child has been unexplained for over 2 hours of school time,
         then send the office ONE prompt (in school hours) and carry on from the present."""
-        s = self._sched
-        unexplained = self.times.between(s.counts_from, workflow.now())
-        if unexplained > s.callback_after_seconds:
-            hours = unexplained / s.callback_after_seconds * 2
-            await self._ask_dsl(f"the child has been unexplained for about {hours:.0f} hours of school time")
+        await self._unexplained_too_long("the case was reached late")
         at = self.times.next_open(workflow.now())
-        self._enter(self.stage, "catch-up: the office phones home", at)
+        self._enter(self.step, "catch-up: the office phones home", at)
+        self.awaiting_call = CallSlot.CATCH_UP  # a call made meanwhile can be recorded already
         await self._sleep_until(at, f"catch-up prompt at the school's opening, {short(at)}")
         self.caught_up_at = workflow.now()
         day = self.times.day_number(workflow.now())
@@ -161,13 +166,24 @@ class Timing(Outreach):
             SYSTEM,
             "overdue: " + "; ".join(overdue),
         )
-        self.stage = CmeStage.DAY2_CALL if day >= 2 else CmeStage.DAY1_CALL
+        self.step = CmeStage.DAY2_CALL if day >= 2 else CmeStage.DAY1_CALL
         until = self.times.close_of_day(workflow.now())
         await self._prompt(
             CallSlot.CATCH_UP,
             until,
             facts={"school_day": str(day), "overdue": "\n".join(overdue), "now": "\n".join(now)},
         )
+
+    async def _unexplained_too_long(self, when: str) -> None:
+        """Over 2 hours of school time unexplained already (a late feed, a PM mark reported in
+        the evening): the DSL is asked at once, as the seed's "risk assess after 2 hours" says."""
+        s = self._sched
+        unexplained = self.times.between(s.counts_from, workflow.now())
+        if unexplained > s.callback_after_seconds:
+            hours = unexplained / s.callback_after_seconds * 2
+            await self._ask_dsl(
+                f"the child had been unexplained for about {hours:.0f} hours of school time when {when}"
+            )
 
     def _where_it_stands(self) -> tuple[list[str], list[str]]:
         """What is overdue, and what to do now, as the catch-up prompt lists them."""
