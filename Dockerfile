@@ -26,6 +26,14 @@ RUN groupadd --system --gid 10001 whereabouts \
 
 WORKDIR /app
 
+# The print-ready PDF letters (WeasyPrint): Pango, HarfBuzz and fontconfig, and Debian's Noto fonts
+# for every letter language (Latin, Cyrillic, Arabic, Urdu Nastaliq, Bengali, Gujarati, Gurmukhi),
+# embedded in each PDF. The same list as scripts/ensure-pdf.sh.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-core \
+ && rm -rf /var/lib/apt/lists/*
+
 # Exactly the locked set (--no-deps), and pip check fails the build if the lock is incomplete.
 COPY requirements.lock ./
 RUN pip install --no-deps -r requirements.lock && pip check
@@ -38,9 +46,10 @@ COPY examples/ examples/
 COPY *.py ./
 
 # Compile once as root (the app user cannot write /app), and fail the build now, not at 3 a.m.,
-# if an import is missing from the lock.
+# if an import is missing from the lock, or a letter's script has no font.
 RUN python -m compileall -q /app \
- && python -c "import whereabouts.worker, whereabouts.codec_server, whereabouts.metrics, whereabouts.cli.starter, whereabouts.cli.admin"
+ && python -c "import whereabouts.worker, whereabouts.codec_server, whereabouts.metrics, whereabouts.cli.starter, whereabouts.cli.admin, whereabouts.cli.directory" \
+ && python -c "from whereabouts.activities.letter_pdf import render_pdf; p = render_pdf('<p>Zoë Łukasz Сергій <span lang=ar>محمد</span> <span lang=ur>اردو</span> <span lang=bn>সুমি</span> <span lang=gu>ગુજરાતી</span> <span lang=pa>ਪੰਜਾਬੀ</span></p>'); assert not p.missing, p.missing"
 
 USER whereabouts
 

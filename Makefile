@@ -13,12 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	sh scripts/ensure-pdf.sh
 	$(PY) -m whereabouts.devstack
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	sh scripts/ensure-chromium.sh
+	sh scripts/ensure-pdf.sh
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import re
 import tomllib
 import uuid
@@ -22,11 +23,14 @@ from babel.dates import format_date, get_day_names, get_month_names
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from pypdf import PdfReader
 from temporalio.testing import ActivityEnvironment
 
 from tests.conftest import school_morning, until, until_waiting_for, walk_until
 from tests.factories import make_case, sessions_for
+from whereabouts.activities import letters as letters_module
 from whereabouts.activities.deps import Deps
+from whereabouts.activities.letter_pdf import PdfUnavailable, PrintedLetter
 from whereabouts.activities.letters import LetterActivities, LetterLibrary
 from whereabouts.activities.mail import Mail, build_message
 from whereabouts.models import CallRecord, Contact
@@ -372,20 +376,77 @@ async def test_contact_without_email_gets_a_printable_letter_via_the_office(sett
 
     assert not smtp.to(PARENT)
     [task] = smtp.to(OFFICE)
-    assert "print, sign and post today" in task.message.get_body(("plain",)).get_content()
+    text = task.message.get_body(("plain",)).get_content()
+    assert "print, sign and post today" in text
+    assert "window envelope" in text and "actual size" in text
+    [attachment] = list(task.message.iter_attachments())
+    assert attachment.get_filename() == "day3-letter-contact1-pl.pdf"
+    assert attachment.get_content_type() == "application/pdf"
+    pdf = attachment.get_content()
+    assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF-")
+    # The PDF itself is checked page by page in tests/test_letter_pdf.py; here, that it is this
+    # family's letter: their address in the window, Polish on page 1, English on page 2.
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert len(pages) == 2
+    assert "\n".join(["Grace Testperson", "7 Imaginary Row", "Exampleton", "EX9 1ZZ"]) in pages[0]
+    assert "Dzień dobry, Grace Testperson" in pages[0] and "Dear Grace Testperson" not in pages[0]
+    assert "Dear Grace Testperson" in pages[1] and "Dzień dobry" not in pages[1]
+    from tests.test_letter_pdf import notdef_glyphs  # (that module imports this one)
+
+    assert notdef_glyphs(pdf) == {}
+    assert "Check before posting" not in text and "could not be made" not in text
+    assert result.printed == 1 and result.emailed == 0
+    assert result.languages == ["Polish", "English"]
+
+
+async def test_an_english_letter_is_one_language_on_paper_too(settings, smtp):
+    await send_letter(settings, make_case(FIRST_DAY, email=None))
+    [task] = smtp.to(OFFICE)
+    text = squash(task.message.get_body(("plain",)).get_content())
+    assert "Each PDF is one letter, with the family's address placed for a window envelope" in text
+    assert "same letter in English" not in text
+    [attachment] = list(task.message.iter_attachments())
+    assert attachment.get_filename() == "day3-letter-contact1-en.pdf"
+    assert len(PdfReader(io.BytesIO(attachment.get_content())).pages) == 1
+
+
+async def test_a_character_no_font_has_is_named_for_the_office(settings, smtp):
+    case = make_case(FIRST_DAY, language="ur", email=None)
+    odd = case.contacts[0].model_copy(update={"name": "Grace \U0010fffd Testperson"})
+    result = await send_letter(settings, case.model_copy(update={"contacts": [odd]}))
+
+    [task] = smtp.to(OFFICE)
+    text = squash(task.message.get_body(("plain",)).get_content())
+    assert "Check before posting: the letter to Grace \U0010fffd Testperson (mother) has characters" in text
+    assert "(U+10FFFD \U0010fffd)" in text and "scripts/ensure-pdf.sh" in text
+    [attachment] = list(task.message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"  # the letter still goes
+    assert result.printed == 1
+
+
+async def test_without_a_pdf_engine_the_office_still_gets_the_letter(settings, smtp, monkeypatch):
+    """A server missing Pango or the fonts: the office gets the HTML page to print and is told
+    why, rather than no letter (or a step retried for days)."""
+
+    def broken(html: str) -> PrintedLetter:
+        raise PdfUnavailable("WeasyPrint cannot load here (OSError: no library called pango); run it")
+
+    monkeypatch.setattr(letters_module, "render_pdf", broken)
+    result = await send_letter(settings, make_case(FIRST_DAY, language="pl", email=None))
+
+    [task] = smtp.to(OFFICE)
+    text = squash(task.message.get_body(("plain",)).get_content())
+    assert "print, sign and post today" in text
+    assert "The PDF of the letter to Grace Testperson (mother) could not be made on the server" in text
+    assert "no library called pango" in text and "open it in a web browser and print it on A4" in text
+    assert "window envelope (DL" not in text  # nothing said of a PDF that is not there
     [attachment] = list(task.message.iter_attachments())
     assert attachment.get_filename() == "day3-letter-contact1-pl.html"
     assert attachment.get_content_type() == "text/html"
     page = attachment.get_content()
     assert re.search(r"@page\s*\{[^}]*size:\s*A4", page), "no A4 page size for printing"
-    block = re.search(r'<div class="address"[^>]*>(.*?)</div>', page, re.S)
-    assert block, "no address block"
-    lines = [squash(x) for x in re.split(r"<br>", block.group(1)) if squash(x)]
-    assert lines == ["Grace Testperson", "7 Imaginary Row", "Exampleton", "EX9 1ZZ"]
-    assert '<section class="letter" lang="pl" dir="ltr">' in page
     assert "Dzień dobry, Grace Testperson" in page and "Dear Grace Testperson" in page
-    assert result.printed == 1 and result.emailed == 0
-    assert result.languages == ["Polish", "English"]
+    assert result.printed == 1
 
 
 async def test_contact_without_parental_responsibility_gets_no_letter(settings, smtp):
@@ -414,7 +475,7 @@ async def test_no_contact_with_parental_responsibility_asks_the_office(settings,
     text = task.message.get_body(("plain",)).get_content()
     assert "No contact on record has parental responsibility" in text
     names = [a.get_filename() for a in task.message.iter_attachments()]
-    assert names == ["day3-letter-contact1-pl.html", "day3-letter-contact2-en.html"]
+    assert names == ["day3-letter-contact1-pl.pdf", "day3-letter-contact2-en.pdf"]
     assert result.printed == 2 and result.emailed == 0
 
 
@@ -548,4 +609,4 @@ async def test_refused_letter_is_recorded_shown_and_posted_instead(env, settings
         f"the mail server refused {PARENT}: 550 5.1.1 mailbox unavailable"
         in task.message.get_body(("plain",)).get_content()
     )
-    assert [a.get_filename() for a in task.message.iter_attachments()] == ["day3-letter-contact1-pl.html"]
+    assert [a.get_filename() for a in task.message.iter_attachments()] == ["day3-letter-contact1-pl.pdf"]

@@ -388,7 +388,7 @@ async def test_a_refused_parent_gets_a_posted_copy_and_the_other_parent_an_email
     office = smtp.to(OFFICE)[0].message
     text = office.get_body(("plain",)).get_content()
     assert f"the mail server refused {PARENT}: 550" in text
-    assert [p.get_filename() for p in office.iter_attachments()] == ["day3-letter-contact1-pl.html"]
+    assert [p.get_filename() for p in office.iter_attachments()] == ["day3-letter-contact1-pl.pdf"]
 
 
 async def test_a_refusal_is_not_retried_and_a_failure_names_no_one(settings, smtp):

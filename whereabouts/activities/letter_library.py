@@ -23,6 +23,22 @@ from whereabouts.times import LONDON
 
 ENGLISH = "en"
 _REGION = re.compile(r"[a-z]{2}|[0-9]{3}")  # a BCP 47 region subtag (lower-cased)
+_PARAGRAPH = re.compile(r"<p(?=[\s>])([^>]*)>")
+SIGNATURE_PARTS = ("text-end", "sign-off", "signatory")
+
+
+def mark_signature(body: str, section: int) -> str:
+    """Every letter body ends with its last paragraph of text, the sign-off ("Yours sincerely,")
+    and the signatory's name: give those three ids (``letter1-text-end``, ``letter1-sign-off``,
+    ``letter1-signatory``), so the printed page can be checked to keep them on one page. The body
+    is our own template's output, in which every value is escaped, so a ``<p`` is a paragraph."""
+    found = [m for m in _PARAGRAPH.finditer(body) if "id=" not in m.group(1)][-3:]
+    if len(found) < 3:
+        return body
+    for match, part in reversed(list(zip(found, SIGNATURE_PARTS, strict=True))):
+        at = match.start() + 2
+        body = f'{body[:at]} id="letter{section}-{part}"{body[at:]}'
+    return body
 
 
 @dataclass(frozen=True)
@@ -111,14 +127,16 @@ class LetterLibrary:
         }
 
     def render(self, languages: list[LetterLanguage], data: dict, printable: bool) -> tuple[str, str, str]:
-        """(subject, html, text) of one letter holding each language in turn."""
+        """(subject, html, text) of one letter holding each language in turn. ``printable``: the
+        html is the A4 page the PDF is made from (``_layout_print.html.j2``), not the e-mail's."""
         sections: list[dict[str, Any]] = []
-        for lang in languages:
+        for n, lang in enumerate(languages, start=1):
             facts = self.facts(lang, data)
+            body = self.env.get_template(f"{lang.folder}/body.html.j2").render(**facts)
             sections.append(
                 {
                     "lang": lang,
-                    "html": self.env.get_template(f"{lang.folder}/body.html.j2").render(**facts),
+                    "html": mark_signature(body, n) if printable else body,
                     "text": self.env.get_template(f"{lang.folder}/body.txt.j2").render(**facts),
                     "subject": self.env.from_string(lang.subject).render(**facts),
                 }
@@ -130,6 +148,7 @@ class LetterLibrary:
             "printable": printable,
             "letter_date": self.facts(self.english, data)["letter_date"],
         }
-        html = self.env.get_template("_layout.html.j2").render(**common)
+        layout = "_layout_print.html.j2" if printable else "_layout.html.j2"
+        html = self.env.get_template(layout).render(**common)
         text = self.env.get_template("_layout.txt.j2").render(**common)
         return subject, html, text

@@ -7,10 +7,18 @@ print-ready copy in the office's task, with the refused address named so the MIS
 corrected; if the office's own inbox refuses the task, the DSL gets it. The family's 3 working
 days run from when the letter actually goes, so a letter held up by a mail outage never names a
 deadline already past.
+
+The office's copies are print-ready A4 PDFs (``letter_pdf``): the family's address where a window
+envelope shows it, the letter in the family's language, then the same letter in English on a page
+of its own, fonts embedded. If no PDF can be made on this server the office still gets the letter,
+as the HTML page to print from a browser, and is told why; a character no font here has is named
+in the task so a person checks it on the printed page.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,6 +28,7 @@ from temporalio import activity
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.letter_library import ENGLISH, LetterLanguage, LetterLibrary
+from whereabouts.activities.letter_pdf import PDF_TYPE, PdfUnavailable, describe, render_pdf
 from whereabouts.activities.mail import Attachment, Mail, Outbox
 from whereabouts.directory import School
 from whereabouts.models import Contact
@@ -28,6 +37,8 @@ from whereabouts.steps import LetterRequest, LetterResult
 from whereabouts.times import LONDON
 
 __all__ = ["LetterActivities", "LetterLibrary"]
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,9 @@ class _Copy:
     label: str
     why: str
     attachment: Attachment
+    languages: int = 1  # the family's language and English: 2
+    missing: tuple[str, ...] = ()  # characters no font here has: printed as boxes
+    no_pdf: str | None = None  # why no PDF could be made (the HTML page is attached instead)
 
 
 class LetterActivities:
@@ -112,16 +126,13 @@ class LetterActivities:
 
         emailed = [(n, c) for n, c in readers if c.email and not no_holder]
         sent = await outbox.send([self._email(req, c, due, school) for _, c in emailed])
-        copies = [
-            self._copy(req, n, c, due, f"the mail server refused {s.address}: {s.refused}")
+        to_post = [
+            (n, c, f"the mail server refused {s.address}: {s.refused}")
             for (n, c), s in zip(emailed, sent, strict=True)
             if not s.accepted
         ]
-        copies += [
-            self._copy(req, n, c, due, "no e-mail address on record")
-            for n, c in readers
-            if (n, c) not in emailed
-        ]
+        to_post += [(n, c, "no e-mail address on record") for n, c in readers if (n, c) not in emailed]
+        copies = [await self._copy(req, n, c, due, why) for n, c, why in to_post]
         if copies or interpreter or barred:
             task = self.office_mail(req, school, copies, interpreter, no_holder, barred)
             [to_office] = await outbox.send([task])
@@ -166,15 +177,30 @@ class LetterActivities:
             step=req.ref.step,
         )
 
-    def _copy(self, req: LetterRequest, n: int, contact: Contact, due: Due, why: str) -> _Copy:
+    async def _copy(self, req: LetterRequest, n: int, contact: Contact, due: Due, why: str) -> _Copy:
+        """The print-ready A4 PDF for one contact (rendered in a thread: it takes a tenth of a
+        second or so, which the worker's event loop must not wait for)."""
         langs, _ = self.languages(contact)
         _, html, _ = self.library.render(langs, self.letter_data(req, contact, due), True)
-        attachment = Attachment(
-            filename=f"day3-letter-contact{n}-{langs[0].folder}.html",
-            content_type="text/html; charset=utf-8",
-            data=html.encode(),
-        )
-        return _Copy(f"{contact.name} ({contact.relationship})", why, attachment)
+        name = f"day3-letter-contact{n}-{langs[0].folder}"
+        label = f"{contact.name} ({contact.relationship})"
+        try:
+            printed = await asyncio.to_thread(render_pdf, html)
+        except PdfUnavailable as exc:
+            # The letter must still go: the office gets the page to print from a browser.
+            LOG.error("case %s: Day 3 letter PDF not made, HTML copy sent instead: %s", req.ref.case_id, exc)
+            page = Attachment(
+                filename=f"{name}.html", content_type="text/html; charset=utf-8", data=html.encode()
+            )
+            return _Copy(label, why, page, len(langs), no_pdf=str(exc))
+        if printed.missing:
+            LOG.warning(
+                "case %s: Day 3 letter has %d character(s) no installed font has (scripts/ensure-pdf.sh)",
+                req.ref.case_id,
+                len(printed.missing),
+            )
+        pdf = Attachment(filename=f"{name}.pdf", content_type=PDF_TYPE, data=printed.pdf)
+        return _Copy(label, why, pdf, len(langs), missing=printed.missing)
 
     def office_mail(
         self,
@@ -209,6 +235,37 @@ class LetterActivities:
                 "Where the mail server refused an address, correct it in the MIS.",
                 "",
             ]
+        pdfs = [c for c in copies if c.attachment.content_type == PDF_TYPE]
+        if any(c.languages > 1 for c in pdfs):
+            lines += [
+                "Each PDF is one letter: the family's language first, with their address placed for a",
+                "window envelope (DL folded in three, or C5 folded once), then the same letter in English",
+                "on a page of its own. Print at actual size (100%, not 'fit to page'), and sign each",
+                "language's letter above the printed name.",
+                "",
+            ]
+        elif pdfs:
+            lines += [
+                "Each PDF is one letter, with the family's address placed for a window envelope (DL",
+                "folded in three, or C5 folded once). Print at actual size (100%, not 'fit to page'),",
+                "and sign above the printed name.",
+                "",
+            ]
+        for copy in copies:
+            if copy.missing:
+                lines += [
+                    f"Check before posting: the letter to {copy.label} has characters no font on the server",
+                    f"could print ({describe(copy.missing)}): they show as empty boxes. Write them in by",
+                    "hand, and ask IT to install the fonts (scripts/ensure-pdf.sh).",
+                    "",
+                ]
+            if copy.no_pdf:
+                lines += [
+                    f"The PDF of the letter to {copy.label} could not be made on the server ({copy.no_pdf}).",
+                    "Its page is attached as HTML instead: open it in a web browser and print it on A4.",
+                    "Ask IT to fix the server (scripts/ensure-pdf.sh).",
+                    "",
+                ]
         if interpreter:
             lines += [
                 "We have no letter template for these preferred languages: " + ", ".join(interpreter) + ".",
