@@ -42,6 +42,7 @@ RUN pip install --no-deps -r requirements.lock && pip check
 # out; a local authority mounts its own and sets WHEREABOUTS_DIRECTORY_PATH).
 COPY whereabouts/ whereabouts/
 COPY templates/ templates/
+COPY schemas/ schemas/
 COPY examples/ examples/
 COPY *.py ./
 

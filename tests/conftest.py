@@ -116,6 +116,9 @@ def settings(tmp_path, smtp) -> Settings:
         directory_path=TEST_DIRECTORY,
         task_queue=f"tq-{uuid.uuid4()}",
         school_day_seconds=None,
+        # Synthetic pupils on throwaway servers: the clients here speak plain JSON; the codec's
+        # own tests (test_codec, test_security, test_privacy) run with a key.
+        demo_unencrypted=True,
     )
 
 
@@ -175,6 +178,26 @@ async def close_started() -> None:
         handle = STARTED.pop()
         with contextlib.suppress(RPCError):
             await handle.terminate("test finished")
+
+
+@pytest_asyncio.fixture
+async def own_env():
+    """A time-skipping server of this test's own: its clock can go where the test needs it."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def on_duty(own_env, settings):
+    """A worker on the test's own server (``own_env``)."""
+    async with build_worker(own_env.client, settings, Deps.from_settings(settings)):
+        yield own_env
+        await close_started()
 
 
 @pytest_asyncio.fixture

@@ -20,11 +20,21 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import TEST_DIRECTORY, close_started, until
-from tests.factories import TEST_URN, last_school_day, make_case, make_upn
+from tests.factories import TEST_URN, last_school_day, make_case, make_upn, school_day_before
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import admin
-from whereabouts.models import CaseResult
-from whereabouts.vocabulary import CallOutcome, CmeOutcome, CmeStage, LaDecision, RiskConcern, RiskStatus
+from whereabouts.cli import casefile_view as view
+from whereabouts.models import Address, CaseResult, CaseStatus
+from whereabouts.times import day
+from whereabouts.vocabulary import (
+    CallOutcome,
+    CmeOutcome,
+    CmeStage,
+    ContactRestriction,
+    LaDecision,
+    RiskConcern,
+    RiskStatus,
+)
 from whereabouts.worker import build_worker
 from whereabouts.workflows.case import CmeCaseWorkflow
 
@@ -287,6 +297,145 @@ async def test_each_closing_action_records_who_and_why(dev_env, settings, staff,
 
 
 # --------------------------------------------------------------------------------------------
+# The DSL's plan and a parent's "still missing", and what show says of each contact
+# --------------------------------------------------------------------------------------------
+def guarded_case():
+    """A case whose second contact is under a court order and lives elsewhere, with a social
+    worker and the day the pupil last attended."""
+    case = a_case()
+    aunt = case.contacts[1].model_copy(
+        update={
+            "restriction": ContactRestriction.COURT_ORDER,
+            "address": Address(line1="Flat 12", line2="Ferry Court", town="Northbridge", postcode="EX4 6FC"),
+        }
+    )
+    return case.model_copy(
+        update={
+            "contacts": [case.contacts[0], aunt],
+            "social_worker_email": "sw.team@testshire.example.gov.uk",
+            "last_attended": school_day_before(case.first_day_absent),
+        }
+    )
+
+
+def test_the_case_file_shows_who_must_not_be_contacted_and_where_each_contact_lives():
+    """No server: the layout. A restricted contact's numbers are left off, so nobody rings them
+    from this screen; the restriction, an own address, the social worker and last_attended show."""
+    case = guarded_case()
+    status = CaseStatus(
+        case_id=case.case_id,
+        school_urn=case.school_urn,
+        stage=CmeStage.DAY1_CALL,
+        risk=RiskStatus.NOT_ASSESSED,
+        opened_at=datetime.now(UTC),
+    )
+    text = view.casefile(status, [], case, datetime.now(UTC))
+    (grace,) = [x for x in text.splitlines() if "Grace Testperson" in x]
+    (aunt,) = [x for x in text.splitlines() if "Aunt Synthia" in x]
+    assert "07700 900123" in grace and "DO NOT CONTACT" not in grace and "lives at" not in grace
+    assert aunt.strip().startswith("Aunt Synthia (aunt); DO NOT CONTACT: court order")
+    assert "lives at Flat 12, Ferry Court, Northbridge, EX4 6FC" in aunt
+    assert "07700 900456" not in aunt and "aunt@family.example.net" not in aunt
+    assert "Social worker:   sw.team@testshire.example.gov.uk" in text
+    last, first = day(case.last_attended), day(case.first_day_absent)
+    assert f"Last attended:   {last} (first day absent {first})" in text
+    plain = view.casefile(status, [], a_case(), datetime.now(UTC))
+    assert "Social worker" not in plain and "Last attended:   not sent by the MIS" in plain
+    assert "DO NOT CONTACT" not in plain and "lives at" not in plain
+
+
+async def test_plan_and_still_missing_on_an_escalated_case_read_back_in_show(
+    dev_env, settings, staff, day_worker, start_case
+):
+    case = guarded_case()
+    h = await start_case(dev_env.client, case, id=case.case_id)
+    await day1(h)
+
+    # Neither is for a case nobody has judged at risk or reported missing: refused, nothing changed.
+    before = await entries(h)
+    for argv, sentence in (
+        (
+            ["plan", h.id, "--letter", "send", "--visit", "school", "--note", "routine"],
+            "a plan is for a child",
+        ),
+        (["still-missing", h.id], "No parent has reported this child missing"),
+    ):
+        code, out, err = await cli(staff, *argv)
+        assert code == 1, (argv, out, err)
+        assert sentence in err and "Nothing was changed" in err, err
+    assert await entries(h) == before
+
+    code, _, err = await cli(
+        staff, "call", h.id, "missing_parent_concerned", "--note", "not home since last night"
+    )
+    assert code == 0, err
+    code, out, err = await cli(
+        staff, "risk", h.id, "--at-risk", "--concern", "child_sexual_exploitation", "--by", "Dana Lead"
+    )
+    assert code == 0 and "risk escalated" in out, err
+    code, out, err = await cli(
+        staff,
+        "plan",
+        h.id,
+        "--letter",
+        "hold",
+        "--visit",
+        "joint",
+        "--note",
+        "joint visit with police tomorrow; nothing in writing to the home",
+        "--by",
+        "Dana Lead",
+    )
+    assert code == 0, err
+    assert f"{h.id}: recorded by Dana Lead" in out
+    # The parent who reported the child missing rings again: not a contact that closes the case.
+    code, _, err = await cli(staff, "contact", h.id, "--reason", "mother rang")
+    assert code == 1 and "admin.py still-missing CASE" in err, err
+    code, out, err = await cli(
+        staff, "still-missing", h.id, "--note", "mother rang at 11: still not home", "--by", "T. Hale"
+    )
+    assert code == 0, err
+    assert f"{h.id}: recorded by T. Hale" in out and "risk escalated" in out
+    status = await h.query(CmeCaseWorkflow.status)
+    assert status.outcome is None and status.stage is not CmeStage.CLOSED
+
+    code, out, err = await cli(staff, "show", h.id)
+    assert code == 0, err
+    for text in (
+        "Safeguarding plan: letter hold, visit joint  [Dana Lead]",
+        "joint visit with police tomorrow; nothing in writing to the home",
+        "Parent: the child is still missing  [T. Hale]",
+        "mother rang at 11: still not home",
+        "Aunt Synthia (aunt); DO NOT CONTACT: court order",
+        "lives at Flat 12, Ferry Court, Northbridge, EX4 6FC",
+        "Social worker:   sw.team@testshire.example.gov.uk",
+        f"Last attended:   {day(case.last_attended)}",
+    ):
+        assert text in out, (text, out)
+    code, out, err = await cli(staff, "show", h.id, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    pupil = data["pupil"]
+    assert pupil["social_worker_email"] == "sw.team@testshire.example.gov.uk"
+    assert pupil["last_attended"] == case.last_attended.isoformat()
+    grace, aunt = pupil["contacts"]
+    assert (grace["restriction"], grace["may_be_contacted"], grace["address"]) == (None, True, None)
+    assert (aunt["restriction"], aunt["may_be_contacted"]) == ("court_order", False)
+    assert aunt["address"] == ["Flat 12", "Ferry Court", "Northbridge", "EX4 6FC"]
+    said = {(e["what"], e["by"], e["detail"]) for e in data["chronology"]}
+    assert ("Parent: the child is still missing", "T. Hale", "mother rang at 11: still not home") in said
+    assert (
+        "Safeguarding plan: letter hold, visit joint",
+        "Dana Lead",
+        "joint visit with police tomorrow; nothing in writing to the home",
+    ) in said
+
+    # Only the child being seen closes it.
+    code, out, err = await cli(staff, "seen", h.id, "--where", "found at a friend's house by police")
+    assert code == 0 and "case closed: child seen" in out, err
+
+
+# --------------------------------------------------------------------------------------------
 # Later stages on the fast clock: the home visit and the LA's decision
 # --------------------------------------------------------------------------------------------
 async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker, start_case):
@@ -314,13 +463,23 @@ async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker, st
     code, out, err = await cli(staff, "la-decision", h.id, "keep_on_roll", "--note", "still enquiring")
     assert code == 0, err
     assert "stage referred" in out and "LA decision" in out
+    # Too soon to delete: the refusal says what regulation 9(1)(i) still needs, and show lists it.
     code, out, err = await cli(staff, "la-decision", h.id, "remove_from_roll", "--note", "moved abroad")
+    assert code == 1 and "cannot be deleted from the roll yet" in err and "9(1)(i)" in err
+    code, out, err = await cli(staff, "enquiry", h.id, "other_agencies", "--note", "GP: no contact")
+    assert code == 0, err
+    code, out, err = await cli(staff, "la-update", h.id, "feedback", "--note", "checking port records")
+    assert code == 0, err
+    code, out, _ = await cli(staff, "show", h.id)
+    assert "Enquiries:       other_agencies" in out and "Before deletion:" in out
+    assert "LA feedback to the school" in out
+    code, out, err = await cli(staff, "la-decision", h.id, "child_located", "--note", "on roll elsewhere")
     assert code == 0, err
     result: CaseResult = await h.result()
-    assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
+    assert result.outcome is CmeOutcome.CHILD_LOCATED
     assert [e.what for e in result.chronology if e.what.startswith("LA decision")] == [
         "LA decision: keep on roll",
-        "LA decision: remove from roll",
+        "LA decision: child located",
     ]
 
 

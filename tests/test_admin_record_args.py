@@ -1,19 +1,38 @@
 """What staff type to record a call, an agency told by phone, or advice given: ``--at``, ``--number``,
-``notified`` and ``advised``. In-process, with no server and no worker: every way the words can
+``notified`` and ``advised``; and the DSL's ``plan``, a parent's ``still-missing`` and a worrying
+``visit --concern``. In-process, with no server and no worker: every way the words can
 be wrong is caught before Temporal is asked anything (exit 2, one line where it is ours).
 The clock is set to Tue 1 Dec 2026, 10:00 in school time (GMT), so times read the same any day.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from whereabouts.cli import admin, admin_args, admin_times
-from whereabouts.models import AdviceGiven, AgencyTold, CallRecord
-from whereabouts.vocabulary import Agency, CallOutcome
+from whereabouts.cli import admin, admin_args, admin_records, admin_times
+from whereabouts.models import (
+    AdviceGiven,
+    AgencyTold,
+    CallRecord,
+    LaUpdate,
+    MissingUpdate,
+    SafeguardingPlan,
+    SchoolEnquiry,
+    VisitRecord,
+)
+from whereabouts.vocabulary import (
+    Agency,
+    CallOutcome,
+    EnquiryItem,
+    LaUpdateKind,
+    LetterPlan,
+    VisitOutcome,
+    VisitPlan,
+)
 
 TEN_AM = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 10:00 in London too: winter
 
@@ -33,7 +52,7 @@ def record(*argv: str):
     """The record a command line would send, as ``admin.py`` builds it."""
     args = admin_args.parser().parse_args(list(argv))
     args.by = args.by or "T. Hale"
-    return admin_args.ACTIONS[args.command].record(args)[0]
+    return admin_records.ACTIONS[args.command].record(args)[0]
 
 
 async def cli(settings, *argv: str) -> tuple[int, str, str]:
@@ -80,7 +99,7 @@ def test_notified_and_advised_record_what_staff_did_by_phone():
     # Neither closes the case.
     args = admin_args.parser().parse_args(["advised", "X"])
     args.by = "T. Hale"
-    assert admin_args.ACTIONS["advised"].record(args)[1] is None
+    assert admin_records.ACTIONS["advised"].record(args)[1] is None
 
 
 async def test_a_time_in_the_future_is_refused_in_one_line(nowhere):
@@ -125,3 +144,134 @@ async def test_help_asks_for_the_time_the_number_and_who_the_visitors_spoke_to(n
     assert "who the visitors spoke to with --spoke" in said
     code, out, _ = await cli(nowhere, "--help")
     assert code == 0 and "notified" in out and "advised" in out
+
+
+# --------------------------------------------------------------------------------------------
+# The DSL's plan, a parent's "still missing", a visit that left the visitors worried
+# --------------------------------------------------------------------------------------------
+def test_plan_still_missing_and_a_worrying_visit_build_their_records():
+    plan = record(
+        "plan",
+        "X",
+        "--letter",
+        "Hold",
+        "--visit",
+        "joint",
+        "--note",
+        "joint visit with police",
+        "--by",
+        "D.L.",
+    )
+    assert plan == SafeguardingPlan(
+        letter=LetterPlan.HOLD, visit=VisitPlan.JOINT, note="joint visit with police", by="D.L."
+    )
+    assert record("plan", "X", "--letter", "send", "--visit", "none", "--note", "MASH visiting").visit is (
+        VisitPlan.NONE
+    )
+    assert record("still-missing", "X", "--note", "mother rang at 11: not home") == MissingUpdate(
+        note="mother rang at 11: not home", by="T. Hale"
+    )
+    assert record("still-missing", "X") == MissingUpdate(by="T. Hale")
+    worried = record("visit", "X", "no_answer", "--concern", "--note", "curtains drawn, post piling up")
+    assert worried == VisitRecord(
+        outcome=VisitOutcome.NO_ANSWER, concern=True, note="curtains drawn, post piling up", by="T. Hale"
+    )
+    assert record("visit", "X", "no_answer").concern is False
+    # None of them closes the case.
+    for argv in (
+        ["plan", "X", "--letter", "hold", "--visit", "school", "--note", "routine visit"],
+        ["still-missing", "X"],
+    ):
+        args = admin_args.parser().parse_args(argv)
+        args.by = "T. Hale"
+        assert admin_records.ACTIONS[args.command].record(args)[1] is None
+
+
+async def test_a_plan_typed_wrong_is_caught_before_anything_is_sent(nowhere):
+    for argv, hint in (
+        (["plan", "X", "--letter", "hld", "--visit", "joint", "--note", "x" * 5], "did you mean hold?"),
+        (["plan", "X", "--letter", "hold", "--visit", "jiont", "--note", "x" * 5], "did you mean joint?"),
+        (["plan", "X", "--letter", "post", "--visit", "joint", "--note", "x" * 5], "choose from send, hold"),
+        (["plan", "X", "--letter", "hold", "--visit", "police", "--note", "x" * 5], "school, joint, none"),
+        (
+            ["plan", "X", "--letter", "hold", "--visit", "joint"],
+            "the following arguments are required: --note",
+        ),
+        (["plan", "X", "--visit", "joint", "--note", "x" * 5], "required: --letter"),
+        (["plan", "X", "--letter", "hold", "--note", "x" * 5], "required: --visit"),
+        (["still-missing"], "CASE"),
+    ):
+        code, out, err = await cli(nowhere, *argv)
+        assert (code, out) == (2, ""), (argv, err)
+        assert hint in err, (argv, err)
+    code, out, err = await cli(nowhere, "plan", "X", "--letter", "hold", "--visit", "joint", "--note", "ok")
+    assert (code, out) == (2, "") and err == "admin: --note: String should have at least 3 characters\n"
+
+
+async def test_a_concern_with_a_visit_that_closes_the_case_is_refused(nowhere):
+    """child_seen or parent_contact closes the case: a concern recorded with it would reach
+    nobody, so it is refused (exit 2) and staff are told to go to the DSL first."""
+    for outcome in ("child_seen", "parent_contact"):
+        code, out, err = await cli(nowhere, "visit", "X", outcome, "--concern")
+        assert (code, out) == (2, ""), err
+        assert err.startswith(f"admin: --concern: {outcome} closes the case") and "tell the DSL now" in err
+        assert err.count("\n") == 1
+
+
+async def test_help_says_how_a_missing_child_is_recorded_and_what_a_plan_is(nowhere):
+    def said(command: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            admin_args.parser().parse_args([command, "--help"])
+        return " ".join(out.getvalue().split())
+
+    for command in ("call", "contact"):
+        assert "still-missing" in said(command), command
+    plan = said("plan")
+    assert all(w.value in plan for w in (*LetterPlan, *VisitPlan)) and "--note NOTE" in plan
+    assert "held until it is recorded" in plan
+    assert "only seen (the child is found) closes it" in said("still-missing")
+    assert "--concern" in said("visit") and "the DSL is told" in said("visit")
+    code, out, _ = await cli(nowhere, "--help")
+    assert code == 0 and "plan" in out and "still-missing" in out
+
+
+# --------------------------------------------------------------------------------------------
+# The register rules: a reason's code and how long it covers, the enquiries, the LA's side
+# --------------------------------------------------------------------------------------------
+def test_a_reason_carries_its_register_code_and_the_day_the_child_is_back():
+    rec = record(
+        "call", "X", "safe_with_parent", "--reason", "tonsillitis", "--code", "i", "--until", "2026-12-03"
+    )
+    assert (rec.code, rec.until) == ("I", date(2026, 12, 3))
+    contact = record("contact", "X", "--reason", "hospital appointment", "--code", "M")
+    assert (contact.code, contact.until) == ("M", None)
+
+
+def test_the_enquiries_and_the_las_records_are_what_the_deletion_rule_reads():
+    assert record(
+        "enquiry", "X", "siblings-schools", "--note", "brother's school: not seen"
+    ) == SchoolEnquiry(item=EnquiryItem.SIBLINGS_SCHOOLS, note="brother's school: not seen", by="T. Hale")
+    assert record("la-update", "X", "enquiry", "--note", "port check: left the UK", "--complete") == LaUpdate(
+        kind=LaUpdateKind.ENQUIRY, note="port check: left the UK", complete=True, by="T. Hale"
+    )
+    removal = record("la-decision", "X", "remove_from_roll", "--new-address", "believed abroad")
+    assert removal.new_address == "believed abroad" and removal.new_school is None
+
+
+async def test_a_wrong_code_a_missing_note_or_a_code_without_a_reason_is_bad_usage(nowhere):
+    for argv, hint in (
+        (
+            ["call", "X", "safe_with_parent", "--reason", "ill", "--code", "N"],
+            "admin: --code: 'N' is not a code",
+        ),
+        (["call", "X", "no_answer", "--code", "I"], "--code and --until go with safe_with_parent"),
+        (["call", "X", "safe_with_parent", "--reason", "ill", "--until", "Wednesday"], "is not a date"),
+        (["enquiry", "X", "other_agencies"], "say whom you asked and what they said (--note)"),
+        (["enquiry", "X", "sibling"], "did you mean siblings_schools?"),
+        (["la-update", "X", "feedback"], "--note"),
+        (["la-update", "X", "gossip", "--note", "x"], "'gossip' is not an LA update"),
+    ):
+        code, out, err = await cli(nowhere, *argv)
+        assert (code, out) == (2, ""), (argv, err)
+        assert hint in err, (argv, err)

@@ -1,6 +1,7 @@
-"""The Web UI in a real browser: a person with the codec server's token finds a case by its stage
-and reads the child's details; with a token that is no longer valid the same page shows only
-ciphertext.
+"""The Web UI in a real browser, served as ``make run`` serves it (through the codec server): a
+person signs in once with the codec token (typed into a form, never in a URL), finds a case by
+its stage and reads the child's details; once the token is replaced, the same browser's session
+is refused and the same page shows only ciphertext.
 
 Debian's ``chromium`` driven by Playwright (``executable_path``: Playwright's own browser download
 does not work everywhere). ``make test`` installs chromium where it can
@@ -64,9 +65,10 @@ def chromium_path() -> str:
 
 
 @contextlib.asynccontextmanager
-async def codec_server(settings, port: int):
-    """``python -m whereabouts.codec_server`` as the stack runs it, in this process."""
-    runner = web.AppRunner(app_from_settings(settings))
+async def codec_server(settings, port: int, ui_upstream: str):
+    """``python -m whereabouts.codec_server --ui-upstream ...`` as ``make run`` runs it, in this
+    process: the Web UI and its codec endpoint ``/codec`` on one origin."""
+    runner = web.AppRunner(app_from_settings(settings, ui_upstream=ui_upstream))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -75,9 +77,9 @@ async def codec_server(settings, port: int):
         await runner.cleanup()
 
 
-async def local_page(browser):
+async def local_page(context):
     """A page whose requests stay on this machine: the UI and the codec server, nothing else."""
-    page = await browser.new_page()
+    page = await context.new_page()
     await page.route(
         "**/*",
         lambda route: (
@@ -101,14 +103,15 @@ async def test_web_ui_decodes_a_case_found_by_stage_only_with_the_token(settings
 
     executable = chromium_path()
     settings.codec_keys = SecretStr(new_key_spec("browser-test"))
-    settings.codec_token = SecretStr(f"ui-{uuid.uuid4().hex}")
-    codec_port, ui_port = free_port(), free_port()
+    token = f"ui-{uuid.uuid4().hex}"
+    settings.codec_token = SecretStr(token)
+    dev_ui_port, ui_port = free_port(), free_port()
     ui = f"http://127.0.0.1:{ui_port}"
-    settings.codec_cors_origins = ui
     settings.school_day_seconds = 3600  # an hour-long "school day": on Day 1 whenever the test runs
-    # The dev server's UI cannot add an Authorization header, so the token goes in the path,
-    # exactly as `make run` sets it (localstack/__main__.py).
-    endpoint = f"http://127.0.0.1:{codec_port}/t/{settings.codec_token.get_secret_value()}"
+    # As `make run` runs it (devstack/__main__.py): the dev server's UI behind the codec server,
+    # its codec endpoint the relative /codec, so no token is on any command line or in any URL.
+    dev_args = ["--ui-codec-endpoint", "/codec", "--ui-disable-news-fetch"]
+    assert not any(token in arg for arg in dev_args)
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
@@ -116,78 +119,87 @@ async def test_web_ui_decodes_a_case_found_by_stage_only_with_the_token(settings
         search_attributes=list(ALL_KEYS),
         dev_server_log_level="error",
         ui=True,
-        ui_port=ui_port,
-        dev_server_extra_args=["--ui-codec-endpoint", endpoint, "--ui-disable-news-fetch"],
+        ui_port=dev_ui_port,
+        dev_server_extra_args=dev_args,
     )
+    dev_ui = f"http://127.0.0.1:{dev_ui_port}"
     try:
         case = make_case(date.today())
         query = f'CmeStage="{CmeStage.DAY1_CALL}"'
-        async with (
-            codec_server(settings, codec_port),
-            build_worker(env.client, settings, Deps.from_settings(settings)),
-            async_playwright() as pw,
-        ):
-            handle = await env.client.start_workflow(
-                CmeCaseWorkflow.run, case, id=case.case_id, task_queue=settings.task_queue
-            )
-            # A second case no worker has picked up: it has no stage yet, so the filter hides it.
-            unstaged = make_case(date.today())
-            await env.client.start_workflow(
-                CmeCaseWorkflow.run, unstaged, id=unstaged.case_id, task_queue=f"idle-{uuid.uuid4()}"
-            )
-            await until_listed(env.client, query)
+        async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            context = await browser.new_context()  # one browser profile: its cookie outlives the token
             try:
-                page = await local_page(browser)
-                try:
-                    # The workflow list, filtered as an operator would: by the case's stage.
-                    await page.goto(f"{ui}/namespaces/default/workflows?query={quote(query)}")
-                    link = page.get_by_role("link", name=case.case_id)
-                    await expect(link).to_be_visible(timeout=WAIT_MS)
-                    await expect(page.get_by_role("link", name=unstaged.case_id)).to_have_count(0)
-                    await link.first.click()
-                    # The case page: its input, decoded by the codec server through the token.
-                    input_card = page.get_by_text('"forename": "Robin"')
-                    await expect(input_card.first).to_be_visible(timeout=WAIT_MS)
-                    body = page.locator("body")
-                    for detail in ('"surname": "Testperson"', "7 Imaginary Row", "Grace Testperson"):
-                        await expect(body).to_contain_text(detail)
-                    case_url = page.url
-                finally:
-                    await page.screenshot(path=tmp_path / "with-token.png", full_page=True)
-                await page.close()
-            finally:
-                await browser.close()
-
-        # What Temporal holds: the case's input as stored, which is ciphertext.
-        raw = Client(env.client.service_client, namespace=env.client.namespace)
-        started = (await raw.get_workflow_handle(handle.id).fetch_history()).events[0]
-        stored = started.workflow_execution_started_event_attributes.input.payloads[0]
-        assert stored.metadata["encoding"] == b"binary/encrypted"
-        ciphertext = base64.b64encode(stored.data).decode()[:40]
-
-        # The token is revoked: the codec server now asks for another one, and the UI, still
-        # pointed at the old one, can show only that ciphertext.
-        settings.codec_token = SecretStr(f"new-{uuid.uuid4().hex}")
-        async with codec_server(settings, codec_port), async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                page = await local_page(browser)
-                refused = []
-                page.on(
-                    "response",
-                    lambda r: refused.append(r.status) if r.url.startswith(f"{endpoint}/decode") else None,
-                )
-                try:
-                    await page.goto(case_url)
-                    content = page.locator("#content")
-                    await expect(content.get_by_text("Codec Server could not connect")).to_be_visible(
-                        timeout=WAIT_MS
+                async with (
+                    codec_server(settings, ui_port, dev_ui),
+                    build_worker(env.client, settings, Deps.from_settings(settings)),
+                ):
+                    handle = await env.client.start_workflow(
+                        CmeCaseWorkflow.run, case, id=case.case_id, task_queue=settings.task_queue
                     )
-                    await expect(content).to_contain_text(ciphertext, timeout=WAIT_MS)
-                    text = await page.locator("body").inner_text()
-                finally:
-                    await page.screenshot(path=tmp_path / "without-token.png", full_page=True)
+                    # A second case no worker has picked up: it has no stage yet, so the filter hides it.
+                    unstaged = make_case(date.today())
+                    await env.client.start_workflow(
+                        CmeCaseWorkflow.run, unstaged, id=unstaged.case_id, task_queue=f"idle-{uuid.uuid4()}"
+                    )
+                    await until_listed(env.client, query)
+                    page = await local_page(context)
+                    requests: list[str] = []
+                    page.on("request", lambda r: requests.append(r.url))
+                    try:
+                        # Signed in once, with the token typed into a form (a POST body).
+                        await page.goto(f"{ui}/codec/login")
+                        await page.fill("#token", token)
+                        await page.get_by_role("button", name="Sign in").click()
+                        await expect(page.get_by_text("Signed in")).to_be_visible(timeout=WAIT_MS)
+                        # The workflow list, filtered as an operator would: by the case's stage.
+                        await page.goto(f"{ui}/namespaces/default/workflows?query={quote(query)}")
+                        link = page.get_by_role("link", name=case.case_id)
+                        await expect(link).to_be_visible(timeout=WAIT_MS)
+                        await expect(page.get_by_role("link", name=unstaged.case_id)).to_have_count(0)
+                        await link.first.click()
+                        # The case page: its input, decoded by the codec server for this session.
+                        input_card = page.get_by_text('"forename": "Robin"')
+                        await expect(input_card.first).to_be_visible(timeout=WAIT_MS)
+                        body = page.locator("body")
+                        for detail in ('"surname": "Testperson"', "7 Imaginary Row", "Grace Testperson"):
+                            await expect(body).to_contain_text(detail)
+                        case_url = page.url
+                    finally:
+                        await page.screenshot(path=tmp_path / "with-token.png", full_page=True)
+                    await page.close()
+                    assert any(u.startswith(f"{ui}/codec/decode") for u in requests)
+                    assert not any(token in u for u in requests), "the token travelled in a URL"
+
+                # What Temporal holds: the case's input as stored, which is ciphertext.
+                raw = Client(env.client.service_client, namespace=env.client.namespace)
+                started = (await raw.get_workflow_handle(handle.id).fetch_history()).events[0]
+                stored = started.workflow_execution_started_event_attributes.input.payloads[0]
+                assert stored.metadata["encoding"] == b"binary/encrypted"
+                ciphertext = base64.b64encode(stored.data).decode()[:40]
+
+                # The token is replaced: the session this browser holds was signed with the old one,
+                # so the codec server refuses it and the UI can show only that ciphertext.
+                settings.codec_token = SecretStr(f"new-{uuid.uuid4().hex}")
+                async with codec_server(settings, ui_port, dev_ui):
+                    page = await local_page(context)
+                    refused = []
+                    page.on(
+                        "response",
+                        lambda r: (
+                            refused.append(r.status) if r.url.startswith(f"{ui}/codec/decode") else None
+                        ),
+                    )
+                    try:
+                        await page.goto(case_url)
+                        content = page.locator("#content")
+                        await expect(content.get_by_text("Codec Server could not connect")).to_be_visible(
+                            timeout=WAIT_MS
+                        )
+                        await expect(content).to_contain_text(ciphertext, timeout=WAIT_MS)
+                        text = await page.locator("body").inner_text()
+                    finally:
+                        await page.screenshot(path=tmp_path / "without-token.png", full_page=True)
             finally:
                 await browser.close()
         assert 401 in refused, f"the UI never asked the codec server (responses: {refused})"

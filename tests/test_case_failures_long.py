@@ -94,7 +94,7 @@ async def test_refused_office_police_and_parent_still_reach_the_referral_every_f
     )
     assert f"the mail server refused {PARENT}" in body(letter_task)
     assert [a.get_filename() for a in letter_task.message.iter_attachments()] == [
-        "day3-letter-contact1-pl.html"
+        "day3-letter-contact1-pl.pdf"
     ]
     assert smtp.to(SECOND) and smtp.to(MASH) and smtp.to(VIC)
     assert not smtp.to(OFFICE) and not smtp.to(POLICE) and not smtp.to(PARENT)
@@ -164,4 +164,4 @@ async def test_a_step_stuck_retrying_is_shown_then_clears(dev_env, settings, smt
     await asyncio.wait_for(call, 30)
     result = await asyncio.wait_for(h.result(), 30)
     assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
-    assert any(e.what == "Day1 reason done after retrying" for e in result.chronology)
+    assert any(e.what == "Outcome done after retrying" for e in result.chronology)

@@ -89,6 +89,7 @@ async def test_the_worker_warns_at_start_of_term_dates_running_out(tmp_path):
         "WHEREABOUTS_DIRECTORY_PATH": str(ending(tmp_path, last)),
         "WHEREABOUTS_TEMPORAL_ADDRESS": closed,
         "WHEREABOUTS_VAR_DIR": str(tmp_path / "var"),
+        "WHEREABOUTS_DEMO_UNENCRYPTED": "1",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "worker.py"), env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
@@ -96,7 +97,7 @@ async def test_the_worker_warns_at_start_of_term_dates_running_out(tmp_path):
     _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 3, err
     days = days_to(ending(tmp_path, last))
-    said = [line for line in err.decode().splitlines() if "WARNING" in line]
+    said = [line for line in err.decode().splitlines() if "WARNING" in line and "school directory" in line]
     assert len(said) == 1 and said[0].endswith(
         f"WARNING whereabouts.worker: school directory: {warning_for(last, days)}"
     ), err

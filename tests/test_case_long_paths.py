@@ -57,7 +57,7 @@ async def test_home_visit_child_seen(dev_env, settings, smtp, fast_worker, start
     assert not smtp.to(LA_CME)
 
 
-async def test_visit_no_answer_referral_then_removed_from_roll(
+async def test_visit_no_answer_referral_then_the_child_located(
     dev_env, settings, smtp, fast_worker, start_case
 ):
     h = await start_case(dev_env.client, make_case(date.today()))
@@ -88,14 +88,23 @@ async def test_visit_no_answer_referral_then_removed_from_roll(
     data = json.loads(attached[0].get_content())
     assert data["case"]["pupil"]["upn"] == h.id.split("-")[2]
     assert data["home_visit"]["outcome"]["outcome"] == "no_answer"
+    # Referred on Day 10, but not yet deletable: regulation 9(1)(i) needs 20 school days of
+    # register marks and both sides' enquiries (the whole rule is in tests/test_register.py).
+    await refused(
+        h.execute_update(
+            CmeCaseWorkflow.record_la_decision,
+            LaDecisionRecord(decision="remove_from_roll", by="LA officer", note="moved abroad"),
+        ),
+        "cannot be deleted from the roll yet.*9\\(1\\)\\(i\\)",
+    )
     await h.execute_update(
         CmeCaseWorkflow.record_la_decision,
-        LaDecisionRecord(decision="remove_from_roll", by="LA officer", note="moved abroad"),
+        LaDecisionRecord(decision="child_located", by="LA officer", note="on roll in another LA"),
     )
     result: CaseResult = await h.result()
-    assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
+    assert result.outcome is CmeOutcome.CHILD_LOCATED
     outbox = [json.loads(x) for x in settings.mis_outbox.read_text().splitlines()]
-    assert outbox[-1]["value"] == "removed_from_roll"
+    assert [x["value"] for x in outbox if x["kind"] == "case_outcome"] == ["child_located"]
 
 
 async def test_la_silent_is_chased_keep_on_roll_keeps_waiting(

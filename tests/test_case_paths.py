@@ -38,6 +38,12 @@ def outbox(settings):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def outcome_line(settings) -> dict:
+    """The case's outcome as the MIS write-back carries it."""
+    (line,) = [x for x in outbox(settings) if x["kind"] == "case_outcome"]
+    return line
+
+
 async def today(env) -> date:
     return (await env.get_current_time()).date()
 
@@ -58,18 +64,24 @@ async def test_explained_on_day1(env, settings, smtp, worker, start_case):
 
     await h.execute_update(
         CmeCaseWorkflow.record_call,
-        CallRecord(outcome="safe_with_parent", reason="ill with flu", by="T. Hale"),
+        CallRecord(outcome="safe_with_parent", reason="ill with flu", code="i", by="T. Hale"),
     )
     result = await finish(env, h)
     assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
     whats = [e.what for e in result.chronology]
     assert "Day 1 call: safe with parent" in whats
     assert whats[-1] == "Case closed: explained absence"
-    lines = outbox(settings)
-    assert [(x["kind"], x["value"]) for x in lines] == [
-        ("absence_reason", "ill with flu"),
-        ("case_outcome", "explained_absence"),
-    ]
+    # The MIS is told the outcome, and the Day 1 N becomes I (illness), with the reason.
+    outcome, change = outbox(settings)
+    assert (outcome["kind"], outcome["value"]) == ("case_outcome", "explained_absence")
+    assert (change["kind"], change["date"], change["old_code"], change["new_code"]) == (
+        "mark_change",
+        case.first_day_absent.isoformat(),
+        "N",
+        "I",
+    )
+    assert change["school_urn"] == case.school_urn and change["upn"] == case.pupil.upn
+    assert "ill with flu" in change["comment"] and "T. Hale" in change["comment"]
     # Nobody else was bothered.
     assert not smtp.to(DSL) and not smtp.to(PARENT)
 
@@ -94,7 +106,7 @@ async def test_no_answer_callback_then_contact(env, settings, smtp, worker, star
     )
     result = await finish(env, h)
     assert result.outcome is CmeOutcome.PARENT_CONTACT
-    assert outbox(settings)[-1]["value"] == "parent_contact"
+    assert outcome_line(settings)["value"] == "parent_contact"
 
 
 async def test_not_reassured_at_risk_escalates_and_search_continues(env, settings, smtp, worker, start_case):

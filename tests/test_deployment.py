@@ -41,7 +41,7 @@ from whereabouts.connect import connect
 from whereabouts.devstack.mailcatcher import free_port
 from whereabouts.models import CallRecord, CaseResult
 from whereabouts.search import ALL_KEYS, CLI_TYPES
-from whereabouts.settings import Settings
+from whereabouts.settings import Settings, SmtpSecurity, plain_smtp_refused
 from whereabouts.vocabulary import CmeOutcome, CmeStage
 from whereabouts.worker import build_worker
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -60,8 +60,17 @@ SERVICES = (
     "temporal-ui",
     "codec-server",
     "worker",
+    "feed",
+    "admin",
     "mailpit",
 )
+# Who talks to Temporal, each with its own token (a Docker secret) for Temporal's authorization.
+IDENTITIES = {
+    "worker": "worker-temporal-token",
+    "feed": "feed-temporal-token",
+    "admin": "admin-temporal-token",
+    "temporal-admin": "temporal-admin-token",
+}
 
 
 @pytest.fixture(scope="module")
@@ -154,20 +163,61 @@ def test_every_image_is_pinned(compose):
 def test_worker_and_codec_server_run_the_repo_image_with_the_env_file(compose):
     services = compose["services"]
     worker, codec = services["worker"], services["codec-server"]
-    assert worker["image"] == codec["image"]
-    for service in (worker, codec):
+    feed, admin = services["feed"], services["admin"]
+    for service in (worker, codec, feed, admin):
+        assert service["image"] == worker["image"]
         assert service["build"] in (".", {"context": "."})
         assert service["env_file"] in (".env", [".env"])
         assert service["environment"]["WHEREABOUTS_ENVIRONMENT"] == "production"
     assert codec["command"] == ["python", "-m", "whereabouts.codec_server"]
+    assert feed["entrypoint"] == ["python", "starter.py"] and admin["entrypoint"] == ["python", "admin.py"]
+    assert feed["profiles"] == admin["profiles"] == ["tools"]  # run on demand, never by `up`
     assert worker["deploy"]["replicas"] >= 1
-    # The browser calls the codec server: by its published port, with the token in the path.
-    endpoint = services["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"]
-    assert endpoint.startswith("${CODEC_PUBLIC_URL:-http://localhost:8081}/t/${WHEREABOUTS_CODEC_TOKEN")
+    # The browser calls the codec server by its published port, and sends the user's own token.
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "${CODEC_PUBLIC_URL:-http://localhost:8081}"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
     assert "127.0.0.1:8081:8081" in codec["ports"]
+    assert codec["environment"]["WHEREABOUTS_CODEC_SERVER_HOST"] == "0.0.0.0"  # inside its container
     assert ".env" in (ROOT / ".gitignore").read_text().split()
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".env" in ignored and "var/" in ignored
+
+
+def test_temporal_authorization_lets_only_our_identities_act(compose):
+    """Temporal's own authorization is on (default JWT claim mapper and authorizer), every
+    process that acts on cases has its own token, the Web UI's users sign in and are read-only
+    there, and no shared codec token is left anywhere in the deployment."""
+    services = compose["services"]
+    temporal = services["temporal"]["environment"]
+    assert temporal["TEMPORAL_AUTH_AUTHORIZER"] == "default"
+    assert temporal["TEMPORAL_AUTH_CLAIM_MAPPER"] == "default"
+    assert temporal["TEMPORAL_JWT_KEY_SOURCE1"].startswith("${TEMPORAL_JWT_KEY_SOURCE:?")
+    # The server's own system workers need the internal frontend once an authorizer is on.
+    assert temporal["USE_INTERNAL_FRONTEND"] == "true"
+    assert "internal-frontend" in temporal["TEMPORAL_SERVICES"].split(",")
+    assert "7236" not in json.dumps(services["temporal"].get("ports", []))  # never published
+    declared = compose["secrets"]
+    used: dict[str, str] = {}
+    for name, service in services.items():
+        for secret in service.get("secrets", []):
+            assert secret not in used, f"{secret} is given to both {used[secret]} and {name}"
+            used[secret] = name
+    assert {used[s]: s for s in used} == IDENTITIES
+    for name, secret in IDENTITIES.items():
+        assert declared[secret]["file"].startswith("./secrets/"), secret
+        env = services[name]["environment"]
+        if name == "temporal-admin":
+            assert env["TOKEN_FILE"] == f"/run/secrets/{secret}" and env["TEMPORAL_TLS"] == "false"
+        else:
+            assert env["WHEREABOUTS_TEMPORAL_API_KEY_FILE"] == f"/run/secrets/{secret}"
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "true" and ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    for name in ("TEMPORAL_AUTH_PROVIDER_URL", "TEMPORAL_AUTH_CLIENT_ID", "TEMPORAL_AUTH_CLIENT_SECRET"):
+        assert ":?" in ui[name], f"{name} must be set, not defaulted"
+    codec = services["codec-server"]["environment"]
+    assert "TEMPORAL_JWT_KEY_SOURCE" in codec["WHEREABOUTS_CODEC_JWKS_URL"]
+    assert "CODEC_TOKEN" not in COMPOSE_FILE.read_text(encoding="utf-8")
 
 
 def test_admin_step_registers_the_search_attributes_of_search_py(compose):
@@ -197,8 +247,9 @@ def test_env_example_filled_in_gives_valid_settings(monkeypatch):
     values = dotenv_values(ENV_EXAMPLE)
     values |= {
         "WHEREABOUTS_CODEC_KEYS": new_key_spec("test-1"),
-        "WHEREABOUTS_CODEC_TOKEN": "a-token",
         "POSTGRES_PASSWORD": "a-password",
+        "TEMPORAL_UI_AUTH_CLIENT_SECRET": "a-secret",
+        "WHEREABOUTS_ENVIRONMENT": "production",  # as docker-compose.yml runs every container
     }
     empty = [k for k, v in values.items() if not v]
     assert not empty, f"set to nothing (comment them out, or they are empty, not unset): {empty}"
@@ -208,9 +259,16 @@ def test_env_example_filled_in_gives_valid_settings(monkeypatch):
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     settings = Settings()
-    assert settings.smtp_host == "mailpit"
+    assert settings.smtp_security is SmtpSecurity.STARTTLS  # production refuses plain SMTP
+    assert plain_smtp_refused(settings) is None
     assert settings.mail_from.startswith("Whereabouts <")  # the quotes are gone
     assert settings.temporal_namespace == "whereabouts"
+    assert settings.decode_permission == "whereabouts:decode"
+    # The commented Mailpit lines, for trying it out, are allowed only with their ALLOW_PLAIN.
+    mailpit = dict(re.findall(r"^#\s+(WHEREABOUTS_SMTP_\w+)=(\S+)$", ENV_EXAMPLE.read_text(), re.M))
+    trial = Settings(**{k.removeprefix("WHEREABOUTS_").lower(): v for k, v in mailpit.items()})
+    assert trial.smtp_host == "mailpit" and plain_smtp_refused(trial) is None
+    assert plain_smtp_refused(trial.model_copy(update={"smtp_allow_plain": False})) is not None
 
 
 # --- the image -----------------------------------------------------------------------------------
@@ -258,14 +316,20 @@ def test_dockerfile_runs_the_worker_as_a_non_root_user_from_the_lock():
 # --- against the dev server ----------------------------------------------------------------------
 
 
-async def test_admin_step_creates_namespace_and_search_attributes_and_reruns(compose, dev_env):
+async def test_admin_step_creates_namespace_and_search_attributes_and_reruns(compose, dev_env, tmp_path):
     """The admin step's own script, run twice with the real `temporal` CLI against the dev server."""
     namespace = f"wa-{uuid.uuid4().hex[:8]}"
+    token = tmp_path / "temporal-admin-token"
+    token.write_text("not-checked-by-the-dev-server\n")
     env = os.environ | {
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "NAMESPACE": namespace,
         "RETENTION": "30d",
+        # As compose sets them: the token read into the CLI's environment, and TLS kept off
+        # (with a key the CLI would switch TLS on, and this plaintext server would not answer).
+        "TOKEN_FILE": str(token),
+        "TEMPORAL_TLS": "false",
     }
     for run in (1, 2):
         proc = await asyncio.create_subprocess_exec(
@@ -294,6 +358,7 @@ async def test_worker_metrics_endpoint_after_a_case_closes(dev_env, settings, sm
     """A worker wired as worker.py wires it, with Prometheus on a free port: after a case closes
     the endpoint shows the SDK's metrics and the whereabouts_* counters."""
     assert metrics.runtime_for(settings) is None  # no port, no endpoint
+    settings.demo_unencrypted = True  # no key under this test's var/: a throwaway demo
     settings.metrics_port = free_port()
     settings.temporal_address = dev_env.client.service_client.config.target_host
     settings.school_day_seconds = FAST_DAY_SECONDS

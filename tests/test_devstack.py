@@ -87,6 +87,39 @@ def test_the_moved_sample_is_a_feed_the_starter_takes_whole(today):
     assert sample.feed_day(moved.text) == max(moved.register_days.values())
 
 
+@pytest.mark.parametrize("today", DAYS[:2], ids=str)
+def test_the_moved_sample_keeps_the_safeguarding_columns(today):
+    """Restrictions, a contact's own address (quoted, with a comma), the social worker's e-mail and
+    the MIS pupil ID reach each case from the moved copy exactly as from the sample itself."""
+    original = rows(SAMPLE.read_text())
+    leo = next(r for r in original if r["forename"] == "Leo")
+    assert leo["contact2_restriction"] and leo["contact2_postcode"]  # the sample shows them
+    leo["contact2_address_line1"] = 'Flat 12, "Ferry Court"'
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(original[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(original)
+    text = buf.getvalue()
+
+    def cases(feed_text: str, on: date) -> dict[str, dict]:
+        feed = read_feed(feed_text, directory=DIRECTORY, today=on)
+        assert feed.rejects == [], feed.rejects
+        return {
+            r.upn: r.to_case().model_dump(
+                include={"contacts", "social_worker_email", "mis_pupil_id", "pupil"}
+            )
+            for r in feed.rows
+            if r.starts_case
+        }
+
+    before = cases(text, SAMPLE_DAY)
+    after = cases(sample.move_feed(text, DIRECTORY, today).text, today)
+    assert after == before
+    father = after["F928200120013"]["contacts"][1]
+    assert father["restriction"] == "court_order" and father["address"]["line1"] == 'Flat 12, "Ferry Court"'
+    assert after["H940400117015"]["social_worker_email"]
+
+
 def test_the_summary_says_which_day_the_sample_stands_for():
     def said(today: date) -> str:
         moved = sample.move_feed(SAMPLE.read_text(), DIRECTORY, today)
@@ -144,12 +177,25 @@ def test_starting_afresh_clears_one_state_and_keeps_the_key(tmp_path):
     for state in (var, rehearsal):
         (state / "mail").mkdir(parents=True)
         (state / "mail" / "1.eml").write_text("x")
-        for name in ("temporal.db", "mis-outbox.jsonl", "sample-absences.csv", "rejects.csv"):
+        for name in (
+            "temporal.db",
+            "mis-outbox.jsonl",
+            "mis-outbox.ack",
+            "sample-absences.csv",
+            "rejects.csv",
+        ):
             (state / name).write_text("x")
     (var / "codec-keys").write_text("local-1:key")
     (var / "codec-token").write_text("token")
     gone = devstack.clear_state(rehearsal)
-    assert set(gone) == {"temporal.db", "mail", "mis-outbox.jsonl", "sample-absences.csv", "rejects.csv"}
+    assert set(gone) == {
+        "temporal.db",
+        "mail",
+        "mis-outbox.jsonl",
+        "mis-outbox.ack",
+        "sample-absences.csv",
+        "rejects.csv",
+    }
     assert not any(rehearsal.iterdir())
     assert (var / "temporal.db").exists() and (var / "mail" / "1.eml").exists()  # the real cases stay
     devstack.clear_state(var)

@@ -83,6 +83,7 @@ async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp
         "WHEREABOUTS_VAR_DIR": str(tmp_path / "var"),
         "WHEREABOUTS_TASK_QUEUE": queue,
         "WHEREABOUTS_SCHOOL_DAY_SECONDS": str(DAY),
+        "WHEREABOUTS_DEMO_UNENCRYPTED": "1",  # the test's own client reads the cases in plain JSON
     }
     server = start_server(db, port, log)
     worker = None

@@ -29,13 +29,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ROOT, STARTED, close_started
 from tests.factories import TEST_URN
-from tests.test_starter import DIRECTORY, NAMES, _env, csv_text, new_upn, row
+from tests.test_starter import DIRECTORY, NAMES, csv_text, new_upn, row
+from tests.test_starter import _env as _starter_env
 from whereabouts.activities.deps import Deps
 from whereabouts.feed import COLUMNS, KEPT_CHARS, REJECT_COLUMNS, FeedUnreadable, read_feed
 from whereabouts.worker import build_worker
 
 TEN_MB = 10_000_000
 FIFTY_MB = 50_000_000
+
+
+def _env(dev_env, settings, **extra: str) -> dict[str, str]:
+    """starter.py's environment: the dev server, and no key (the worker here reads plain JSON),
+    which the starter accepts only as a declared throwaway demo."""
+    return _starter_env(dev_env, settings, WHEREABOUTS_DEMO_UNENCRYPTED="1", **extra)
 
 
 @pytest_asyncio.fixture
@@ -190,7 +197,7 @@ async def test_malformed_rows_among_good_ones_go_to_the_rejects(dev_env, setting
     both = rejects(tmp_path / "mixed.rejects.csv")
     got = {n: r for (f, n), r in both.items() if f == "mixed.csv"}
     assert sorted(got) == [3, 4, 5, 7, 8, 9]  # not the blank line, nor the row of commas
-    width = len(COLUMNS)  # 27 since last_attended
+    width = len(COLUMNS)  # 39 since the safeguarding columns (restriction, own address, social worker)
     assert f"{width + 1} cells but the header has {width}" in got[3]["reject_reason"]
     assert got[3]["reject_value"] == f"{width + 1} cells"
     assert f"{width - 1} cells" in got[4]["reject_reason"] and "wrong columns" in got[4]["reject_reason"]
@@ -291,6 +298,56 @@ async def test_a_binary_feed_is_refused_in_one_line_and_the_others_go_in(
 
 
 # --------------------------------------------------------------------------------------------
+# Whatever bytes a row holds (issue 18)
+# --------------------------------------------------------------------------------------------
+async def test_a_lone_surrogate_or_an_undecodable_item_stops_nothing(
+    dev_env, settings, case_worker, tmp_path
+):
+    """A lone UTF-16 surrogate ("\\ud800", what an exporter leaves when it cuts an emoji in two)
+    once crashed the starter while it wrote the rejects file: no row started and the exit code
+    said only "some rows rejected". Now such a row, one with a number too long to convert and
+    one nested too deeply to decode are each rejected on their own, in an array and in JSON
+    lines, the good rows start, and the exit code is 1 because rows were rejected and for no
+    other reason."""
+    good = [new_upn() for _ in range(6)]
+    bad = [new_upn() for _ in range(2)]
+
+    def item(upn: str) -> str:
+        return json.dumps({k: v for k, v in row(upn).items() if v})
+
+    cut_emoji = item(bad[0]).replace('"Robin"', '"Rob\\ud800"')  # the JSON escape, as exporters write it
+    assert "\\ud800" in cut_emoji
+    huge_number = '{"school_urn": 1' + "0" * 5000 + "}"
+    deep = '{"flags": ' + "[" * 50_000 + "]" * 50_000 + "}"  # an object, so a line of its own
+    array = "[" + ",".join([item(good[0]), cut_emoji, item(good[1]), huge_number, deep, item(good[2])]) + "]"
+    (tmp_path / "damaged.json").write_text(array)
+    surrogate_key = item(bad[1]).replace('"forename"', '"fore\\udfffname"')
+    lines = [item(good[3]), surrogate_key, item(good[4]), huge_number, deep, item(good[5])]
+    (tmp_path / "damaged.jsonl").write_text("\n".join(lines) + "\n")
+
+    ran = await starter("damaged.json", "damaged.jsonl", "--json", env=_env(dev_env, settings), cwd=tmp_path)
+
+    assert ran.code == 1, ran.err  # rows rejected, the rest in: nothing else went wrong
+    report = {f["feed"]: f for f in json.loads(ran.out)["feeds"]}
+    for name in ("damaged.json", "damaged.jsonl"):
+        assert [r["row"] for r in report[name]["started"]] == [1, 3, 6], report[name]
+        assert [r["row"] for r in report[name]["rejected"]] == [2, 4, 5], report[name]
+        assert not report[name].get("unreadable")
+    assert await running(dev_env.client, good + bad) == {u: u in good for u in good + bad}
+
+    got = rejects(tmp_path / "damaged.rejects.csv")  # both feeds share it: written, UTF-8
+    assert sorted(got) == [(f, n) for f in ("damaged.json", "damaged.jsonl") for n in (2, 4, 5)]
+    emoji = got["damaged.json", 2]
+    assert emoji["upn"] == bad[0] and emoji["forename"] == "Rob\ufffd"  # the row kept, fixable
+    assert "broken character" in emoji["reject_reason"] and emoji["reject_field"] == "forename"
+    assert "broken character" in got["damaged.jsonl", 2]["reject_reason"]
+    assert got["damaged.jsonl", 2]["upn"] == bad[1]
+    for name in ("damaged.json", "damaged.jsonl"):
+        assert "number far too long" in got[name, 4]["reject_reason"]
+        assert "nested too deeply" in got[name, 5]["reject_reason"]
+
+
+# --------------------------------------------------------------------------------------------
 # Huge fields
 # --------------------------------------------------------------------------------------------
 async def test_huge_fields_are_rejected_and_good_rows_start(dev_env, settings, case_worker, tmp_path):
@@ -346,7 +403,7 @@ def test_a_line_break_inside_quotes_is_still_one_row():
     text = csv_text([row(upns[0], address_line1="Flat 2\nExample House"), row(upns[1])])
     feed = read_feed(text, directory=DIRECTORY)
     assert not feed.rejects and [r.row for r in feed.rows] == [2, 3]
-    assert feed.rows[0].address_line1 == "Flat 2\nExample House"
+    assert feed.rows[0].address_line1 == "Flat 2, Example House"  # one line of the address block
     # A faulty row with a line break in it is still one reject, not a stray-quote split.
     text = csv_text(
         [row(upns[0], address_line1="Flat 2\nExample House", contact1_email="x@@y"), row(upns[1])]

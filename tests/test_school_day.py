@@ -11,16 +11,12 @@ import asyncio
 from datetime import date, datetime, time, timedelta
 
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import (
     ROOT,
     TEST_DIRECTORY,
-    binary,
     close_started,
     finish,
-    register_search_attributes,
     skip_to,
     until,
     until_waiting_for,
@@ -44,26 +40,6 @@ PARENT = "parent.one@family.example.net"
 VIC = "vic@testhill.example.org"
 LA_CME = "cme@testshire.example.gov.uk"
 CALENDAR = SchoolCalendar(load_directory(TEST_DIRECTORY).school("990201"))
-
-
-@pytest_asyncio.fixture
-async def own_env():
-    """A time-skipping server of this test's own: its clock can go where the test needs it."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
-
-
-@pytest_asyncio.fixture
-async def on_duty(own_env, settings):
-    """A worker on the test's own server."""
-    async with build_worker(own_env.client, settings, Deps.from_settings(settings)):
-        yield own_env
-        await close_started()
 
 
 def london(day: date, hh: int, mm: int = 0) -> datetime:

@@ -40,8 +40,9 @@ from whereabouts.feed import (
     parse_feed,
     read_feed,
 )
-from whereabouts.models import CaseResult
-from whereabouts.vocabulary import CmeOutcome
+from whereabouts.models import Address, CaseResult
+from whereabouts.times import day
+from whereabouts.vocabulary import CmeOutcome, ContactRestriction, PupilFlag
 from whereabouts.worker import build_worker
 from whereabouts.workflows.case import CmeCaseWorkflow
 
@@ -189,6 +190,95 @@ def test_every_kind_of_bad_row_is_rejected_and_the_good_rows_go_in():
         assert not any(x in r.reason for x in (*NAMES, "07700", "Imaginary"))
 
 
+def test_restrictions_own_addresses_the_social_worker_and_the_mis_id_reach_the_case():
+    """The feed's safeguarding columns: a contact not to be contacted (as an MIS spells it), a
+    contact's own address (complete or not at all), the social worker's e-mail, the MIS pupil ID."""
+    apart = {
+        "contact2_address_line1": "Flat 12",
+        "contact2_address_line2": "Ferry Court",
+        "contact2_town": "Northbridge",
+        "contact2_postcode": "ex4 6fc",
+    }
+    rows = [
+        row(new_upn(), contact2_restriction="Court order", social_worker_email="SW@LA.example.gov.uk")
+        | apart,
+        row(new_upn(), contact1_restriction="No contact", contact2_restriction="court-order"),  # 3
+        row(new_upn(), contact1_restriction="NO_CONTACT", contact2_restriction=" do not contact "),  # 4
+        row(
+            new_upn(),
+            mis_pupil_id="ARB-000123_b",
+            contact1_address_line1="2 Side St",
+            contact1_town="Exampleton",
+            contact1_postcode="EX9 2ZZ",
+        ),  # 5: line 2 is optional
+        row(new_upn(), contact2_restriction="yes"),  # 6
+        row(new_upn(), contact1_restriction="restricted"),  # 7
+        row(new_upn(), contact2_town="Northbridge"),  # 8: part of an address
+        row(new_upn()) | apart | {"contact2_postcode": "nowhere"},  # 9
+        row(new_upn()) | apart | {"contact2_town": ""},  # 10
+        row(new_upn(), social_worker_email="social.worker@"),  # 11
+        row(new_upn(), mis_pupil_id="ARB 000123"),  # 12
+        row(new_upn(), mis_pupil_id="A" * 41),  # 13
+        row(
+            new_upn(),
+            contact2_name="",
+            contact2_phone="",
+            contact2_parental_responsibility="",
+            contact2_restriction="court_order",
+        ),  # 14: a restriction, but whose?
+        row(new_upn(), "/", contact1_restriction="maybe", social_worker_email="x@", mis_pupil_id="a b"),  # 15
+    ]
+    checked = read_feed(csv_text(rows), directory=DIRECTORY)
+    assert [r.row for r in checked.rows] == [2, 3, 4, 5, 15]
+    first, second, third, fourth = (r.to_case() for r in checked.rows[:4])
+    grace, aunt = first.contacts
+    assert grace.restriction is None and grace.may_be_contacted and grace.address is None
+    assert aunt.restriction is ContactRestriction.COURT_ORDER and not aunt.may_be_contacted
+    assert aunt.address == Address(
+        line1="Flat 12", line2="Ferry Court", town="Northbridge", postcode="EX4 6FC"
+    )
+    assert first.social_worker_email == "SW@la.example.gov.uk"  # the domain normalised, as for contacts
+    assert first.mis_pupil_id is None and fourth.mis_pupil_id == "ARB-000123_b"
+    for case in (second, third):
+        assert [c.restriction for c in case.contacts] == [
+            ContactRestriction.NO_CONTACT,
+            ContactRestriction.COURT_ORDER if case is second else ContactRestriction.NO_CONTACT,
+        ]
+    assert fourth.contacts[0].address == Address(line1="2 Side St", town="Exampleton", postcode="EX9 2ZZ")
+    assert fourth.social_worker_email is None and fourth.contacts[0].restriction is None
+
+    allowed = (
+        "not a contact restriction: use no_contact or court_order (the contact must not be contacted), "
+        "or leave blank"
+    )
+    got = {r.row: (r.field, r.value, r.reason) for r in checked.rejects}
+    assert got[6] == ("contact2_restriction", "yes", allowed)
+    assert got[7] == ("contact1_restriction", "restricted", allowed)
+    part = "missing: contact 2's own address is given in part, and it needs its first line, town and postcode"
+    assert got[8] == (
+        "contact2_address_line1",
+        "",
+        f"{part} (missing: contact2_address_line1, contact2_postcode)",
+    )
+    assert got[9] == ("contact2_postcode", "nowhere", "not a UK postcode")
+    assert got[10] == ("contact2_town", "", f"{part} (missing: contact2_town)")
+    assert got[11][:2] == ("social_worker_email", "social.worker@") and "not a valid e-mail" in got[11][2]
+    mis = "an MIS pupil ID is 1 to 40 letters, digits, - or _"
+    assert got[12] == ("mis_pupil_id", "ARB 000123", mis) and got[13] == ("mis_pupil_id", "A" * 41, mis)
+    assert got[14] == ("contact2_name", "", "missing: contact details given without a name")
+    assert sorted(got) == [6, 7, 8, 9, 10, 11, 12, 13, 14]
+    for r in checked.rejects:  # no names, addresses or phones in a reason
+        assert not any(x in r.reason for x in (*NAMES, "07700", "Flat 12", "Northbridge"))
+
+    # JSON carries the same keys, to the same contacts.
+    items = [{k: v for k, v in r.items() if v != ""} for r in rows[:2]]
+    from_json = read_feed(json.dumps(items), directory=DIRECTORY)
+    assert not from_json.rejects and [r.to_case().contacts for r in from_json.rows] == [
+        first.contacts,
+        second.contacts,
+    ]
+
+
 def test_bom_crlf_json_array_and_json_lines_read_alike():
     upns = [new_upn(), new_upn()]
     rows = [row(upns[0]), row(upns[1], "/", session="PM")]
@@ -241,13 +331,21 @@ def test_the_examples_are_good_feeds():
     examples = load_directory(ROOT / "examples" / "schools.toml")
     on = date(2026, 11, 27)  # the examples' date: checked as if fed that day
     cases = []
-    for name, rows in (("absences.csv", 9), ("absences.json", 3)):
+    for name, rows in (("absences.csv", 9), ("absences.json", 4)):
         feed = read_feed((ROOT / "examples" / name).read_text(), directory=examples, today=on)
         assert not feed.rejects and not feed.unknown_columns and feed.size == rows, feed.rejects
         cases += [r.to_case() for r in feed.rows if r.starts_case]
     assert {c.school_urn for c in cases} == {"990101", "990102"}
     assert {"pl", "ur"} <= {c.language for case in cases for c in case.contacts}
     assert any(c.email is None for case in cases for c in case.contacts)
+    # The safeguarding columns, shown at work: a looked-after child with a social worker; a
+    # contact under a court order (Leo's father, in the CSV make run feeds) living elsewhere.
+    looked_after = [c for c in cases if PupilFlag.LOOKED_AFTER in c.pupil.flags]
+    assert looked_after and all(c.social_worker_email for c in looked_after)
+    leo = next(c for c in cases if c.pupil.forename == "Leo")
+    (father,) = [c for c in leo.contacts if c.restriction is ContactRestriction.COURT_ORDER]
+    assert father.address is not None and father.address != leo.pupil.address
+    assert all(c.mis_pupil_id for c in cases)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,13 +401,13 @@ async def test_mixed_feed_then_the_same_feed_again(dev_env, settings, case_worke
         client.get_workflow_handle_for(CmeCaseWorkflow.run, f"cme-{TEST_URN}-{c}").result(), timeout=15
     )
     assert result.outcome is CmeOutcome.CHILD_SEEN
-    assert any(f"present mark / on {TODAY} PM" == (x.detail or "") for x in result.chronology)
+    assert any(f"register mark / (present), {day(TODAY)} PM" == (x.detail or "") for x in result.chronology)
     # B's case noted today's mark once. B opened yesterday, so its steps due since then run now:
     # read its chronology once it waits on a step still ahead.
     await until_settled(client.get_workflow_handle(f"cme-{TEST_URN}-{b}"))
     chron_b = await chronology(client, f"cme-{TEST_URN}-{b}")
     chron_a = await chronology(client, case_a)
-    assert chron_b.count("MIS: still absent (code N)") == 1
+    assert chron_b.count("MIS: still absent: register N (reason for absence not yet established)") == 1
 
     # The same feed again changes nothing.
     again = await feed(client, read_feed(text, directory=DIRECTORY), settings)
@@ -389,7 +487,8 @@ def _env(dev_env, settings, **extra: str) -> dict[str, str]:
         "WHEREABOUTS_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "WHEREABOUTS_DIRECTORY_PATH": str(TEST_DIRECTORY),
         "WHEREABOUTS_TASK_QUEUE": settings.task_queue,
-        "WHEREABOUTS_VAR_DIR": str(settings.var_dir),  # no codec key there: the worker reads plain
+        "WHEREABOUTS_VAR_DIR": str(settings.var_dir),
+        "WHEREABOUTS_DEMO_UNENCRYPTED": "1",  # no codec key there: the in-process worker reads plain
         **extra,
     }
 

@@ -1,22 +1,31 @@
 """One way to build the Temporal client from the settings, for every entry point.
 
-The worker, starter.py and admin.py all connect here, so TLS, API keys and the data converter
-(and later the encryption codec) can never differ between them.
+The worker, starter.py and admin.py all connect here, so TLS, API keys, the data converter and
+the encryption codec can never differ between them, and none of them starts without a key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
+import logging
 from pathlib import Path
+from typing import Any
 
+import temporalio.client
+import temporalio.worker
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from whereabouts.codec import CodecKeyError, EncryptionCodec, local_keys, parse_keys
+from whereabouts.codec import KEY_FILE, CodecKeyError, EncryptionCodec, local_keys, parse_keys
 from whereabouts.settings import Settings
+
+log = logging.getLogger("whereabouts.connect")
 
 
 class TemporalUnreachable(Exception):
@@ -24,27 +33,86 @@ class TemporalUnreachable(Exception):
 
 
 def codec_for(settings: Settings, create_local_key: bool = False) -> EncryptionCodec | None:
-    """The payload codec these settings call for, or None where no key exists (tests only).
+    """The payload codec these settings call for; ``CodecKeyError`` (one line, naming the setting
+    to fix) where there is no usable key.
 
-    Production must name its keys; the local stack makes one under ``var/`` (``make run``) and
-    every later client on this machine reads it, so the worker, starter and admin agree.
+    The keys come from ``WHEREABOUTS_CODEC_KEYS``, else (local only) from ``var/codec-keys``, which
+    ``make run`` creates before it starts anything, so the worker, starter and admin on this
+    machine agree. No key is never a reason to send children's data in clear: production always
+    refuses, and so does the local stack unless ``WHEREABOUTS_DEMO_UNENCRYPTED=1`` says this is a
+    throwaway demo with no real child in it (None: no codec; plaintext in and out). A key, where
+    there is one, is used even then.
     """
+    production = settings.environment == "production"
+    if production and settings.demo_unencrypted:
+        raise CodecKeyError(
+            "WHEREABOUTS_DEMO_UNENCRYPTED is for a throwaway local demo: production never runs unencrypted"
+        )
     if settings.codec_keys is not None:
         return EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()))
-    if settings.environment == "production":
+    if production:
         raise CodecKeyError(
             "WHEREABOUTS_CODEC_KEYS is not set: production refuses to send children's data to "
             "Temporal unencrypted"
         )
-    spec = local_keys(settings.var_dir, create=create_local_key)
-    return EncryptionCodec(parse_keys(spec)) if spec else None
+    path = settings.var_dir / KEY_FILE
+    try:
+        spec = local_keys(settings.var_dir, create=create_local_key)
+    except OSError as exc:
+        raise CodecKeyError(f"cannot read the encryption key {path}: {exc.strerror}") from None
+    if spec:
+        return EncryptionCodec(parse_keys(spec))
+    if settings.demo_unencrypted:
+        return None
+    problem = "is empty" if spec is not None else "does not exist"
+    raise CodecKeyError(
+        f"no encryption key: {path} {problem} (`make run` creates it; or set WHEREABOUTS_CODEC_KEYS); "
+        "refusing to send children's data to Temporal unencrypted (for a throwaway demo with no "
+        "real child in it: WHEREABOUTS_DEMO_UNENCRYPTED=1)"
+    )
 
 
 def data_converter(settings: Settings) -> DataConverter:
+    """The converter every client and worker uses: pydantic JSON, then the encryption codec
+    (which refuses plaintext from other clients; see ``whereabouts/codec.py``)."""
     codec = codec_for(settings)
     if codec is None:
         return pydantic_data_converter
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+class DropMalformedSignals(temporalio.client.Interceptor, temporalio.worker.Interceptor):
+    """A signal whose arguments do not fit its handler is dropped, never run.
+
+    The codec turns a payload sent without our key into one no converter reads, and temporalio
+    drops a signal whose input does not convert. A signal sent with *no* input (``temporal
+    workflow signal --name child_seen``) has no payload to refuse: the SDK calls the handler
+    without its argument, the ``TypeError`` fails the workflow task, and the case retries it for
+    ever, stuck (updates to it are then refused "due to Workflow Task in failed state"). This
+    drops such a signal instead, deterministically, so replay agrees. Given to the client,
+    it reaches every worker built on it (temporalio applies a client's worker interceptors).
+    """
+
+    def workflow_interceptor_class(
+        self, input: temporalio.worker.WorkflowInterceptorClassInput
+    ) -> type[temporalio.worker.WorkflowInboundInterceptor]:
+        return _SignalsThatFit
+
+
+class _SignalsThatFit(temporalio.worker.WorkflowInboundInterceptor):
+    async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
+        handler: Any = workflow.get_signal_handler(input.signal) or workflow.get_dynamic_signal_handler()
+        if handler is not None:
+            try:
+                inspect.signature(handler).bind(*input.args)
+            except TypeError:
+                workflow.logger.warning(
+                    "dropped signal %s: %d argument(s), which its handler does not take",
+                    input.signal,
+                    len(input.args),
+                )
+                return
+        await self.next.handle_signal(input)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -62,18 +130,67 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+def api_key(settings: Settings) -> str | None:
+    """This process's credential for Temporal: WHEREABOUTS_TEMPORAL_API_KEY, or the file
+    WHEREABOUTS_TEMPORAL_API_KEY_FILE names (``CodecKeyError`` if it cannot be read)."""
+    if settings.temporal_api_key is not None:
+        return settings.temporal_api_key.get_secret_value()
+    path = settings.temporal_api_key_file
+    if path is None:
+        return None
     try:
-        return await Client.connect(
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise CodecKeyError(f"cannot read WHEREABOUTS_TEMPORAL_API_KEY_FILE {path}: {exc.strerror}") from None
+    if not key:
+        raise CodecKeyError(f"WHEREABOUTS_TEMPORAL_API_KEY_FILE {path} is empty")
+    return key
+
+
+_FOLLOWING: set[asyncio.Task[None]] = set()
+
+
+async def _follow_key_file(client: Client, path: Path, every: float) -> None:
+    """Give the client the key file's new contents whenever it changes (a renewed token)."""
+    seen = path.stat().st_mtime_ns
+    while True:
+        await asyncio.sleep(every)
+        try:
+            changed = path.stat().st_mtime_ns
+            if changed != seen:
+                key = path.read_text().strip()
+                if key:
+                    client.api_key = key
+                    seen = changed
+                    log.info("Temporal credential renewed from %s", path)
+        except OSError as exc:
+            log.warning("cannot read %s: %s (keeping the last credential)", path, exc.strerror)
+
+
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, *, follow_every: float = 60.0
+) -> Client:
+    converter = data_converter(settings)  # no usable key: refused here, before any connection
+    key = api_key(settings)
+    try:
+        client = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=data_converter(settings),
+            data_converter=converter,
             tls=tls_config(settings),
-            api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+            api_key=key,
             runtime=runtime,
+            interceptors=[DropMalformedSignals()],
         )
     except RuntimeError as exc:
         raise TemporalUnreachable(
             f"cannot reach Temporal at {settings.temporal_address} "
             f"(namespace {settings.temporal_namespace}): {str(exc).splitlines()[0][:200]}"
         ) from None
+    if settings.temporal_api_key is None and settings.temporal_api_key_file is not None:
+        task = asyncio.get_running_loop().create_task(
+            _follow_key_file(client, settings.temporal_api_key_file, follow_every)
+        )
+        _FOLLOWING.add(task)
+        task.add_done_callback(_FOLLOWING.discard)
+    return client

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
+from whereabouts.identity import Person as IdentityPerson
+
 
 class DirectoryError(Exception):
     """The directory cannot be used; the message names the file, the key and the problem."""
@@ -96,6 +98,9 @@ class School(_Model):
 class Directory(_Model):
     local_authorities: list[LocalAuthority] = Field(min_length=1)
     schools: list[School] = Field(min_length=1)
+    # Who may act on cases, with their roles and public keys (``whereabouts.identity``): staff
+    # with their schools, LA officers with their LA, services (the feed, the worker) with neither.
+    people: list[IdentityPerson] = Field(default_factory=list)
     default_hours: SchoolHours = SchoolHours()
     # A DSL risk-assessment request unanswered for this many school hours is chased; as long
     # again, and it goes to the deputy DSL and the head teacher.
@@ -114,6 +119,14 @@ class Directory(_Model):
             if school.urn in seen:
                 raise ValueError(f"schools[{i}].urn: {school.urn!r} appears twice")
             seen.add(school.urn)
+        keys: set[str] = set()
+        for i, person in enumerate(self.people):
+            unknown = [u for u in person.schools if u not in seen] + [c for c in person.las if c not in codes]
+            if unknown:
+                raise ValueError(f"people[{i}] ({person.name}): {', '.join(unknown)} not in this file")
+            if person.public_key in keys:
+                raise ValueError(f"people[{i}] ({person.name}): the same public key as someone above")
+            keys.add(person.public_key)
         return self
 
     def school(self, urn: str) -> School:
@@ -131,6 +144,11 @@ class Directory(_Model):
     def la_for(self, urn: str) -> LocalAuthority:
         code = self.school(urn).la
         return next(la for la in self.local_authorities if la.code == code)
+
+    def people_for(self, urn: str) -> list[IdentityPerson]:
+        """Who may act on this school's cases: its staff, its LA's officers, and the services."""
+        la = self.school(urn).la
+        return [p for p in self.people if p.covers(urn, la)]
 
 
 def _loc(loc: tuple[object, ...]) -> str:

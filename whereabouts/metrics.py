@@ -147,8 +147,10 @@ def counts_failures(name: str) -> Callable[[F], F]:
 case_started = counts(CASES_STARTED)
 case_closed = counts(
     CASES_CLOSED,
-    when=lambda rec, _written: rec.kind == "case_outcome",
-    labels=lambda rec, _written: {"outcome": str(rec.value)},
+    when=lambda batch, written: bool(written) and any(x.kind == "case_outcome" for x in batch.lines),
+    labels=lambda batch, _written: {
+        "outcome": next(str(x.value) for x in batch.lines if x.kind == "case_outcome")
+    },
 )
 referral_filed = counts(REFERRALS_FILED)
 letter_sent = counts(LETTERS_SENT)

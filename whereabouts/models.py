@@ -7,16 +7,22 @@ into the workflow and its activities, so a field added here is validated everywh
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
+from whereabouts.identity import Signature
+from whereabouts.register_codes import EXPLAINED_CODES, is_explanation_code
+from whereabouts.text_clean import clean_tree
 from whereabouts.vocabulary import (
     Agency,
     CallOutcome,
     CmeOutcome,
     CmeStage,
     ContactRestriction,
+    EnquiryItem,
     LaDecision,
+    LaUpdateKind,
     LetterPlan,
     PupilFlag,
     RiskConcern,
@@ -25,9 +31,19 @@ from whereabouts.vocabulary import (
     VisitPlan,
 )
 
+# Fields that are notes (line breaks kept); every other string is one line (``text_clean``).
+MULTILINE_FIELDS = frozenset({"note", "detail"})
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """No terminal escapes, NUL, stray line breaks or bidi overrides reach a screen, an
+        e-mail or a letter: see ``whereabouts.text_clean``."""
+        return clean_tree(value, multiline=info.field_name in MULTILINE_FIELDS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,10 +108,38 @@ class CaseInput(_Model):
     social_worker_email: EmailStr | None = Field(
         default=None, description="the child's social worker (a CP plan, known to social care, looked after)"
     )
+    mis_pupil_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        description="the MIS's own pupil ID, for the write-back (the feed's mis_pupil_id)",
+    )
+
+    previous: PreviousEpisode | None = Field(
+        default=None, description="the pupil's last episode, as the feed found it (its memo)"
+    )
 
     @property
     def case_id(self) -> str:
         return case_id(self.school_urn, self.pupil.upn)
+
+
+class PreviousEpisode(_Model):
+    """The pupil's last case, as its memo records it: read by the next case for the same pupil.
+
+    ``covered_until``: the parent's explanation covers the absence until then (the child is off
+    until Wednesday), so an N mark up to it asks the office to correct the register, not a chase.
+    ``linked_days``: school days of unexplained absence across the recent episodes linked to
+    this one, counted toward the LA's thresholds.
+    """
+
+    first_day: date
+    closed_on: date
+    outcome: str
+    school_days: int = 0
+    linked_days: int = 0
+    episodes: int = 1
+    covered_until: date | None = None
+    covered_code: str | None = None
 
 
 def case_id(school_urn: str, upn: str) -> str:
@@ -107,8 +151,11 @@ def case_id(school_urn: str, upn: str) -> str:
 # Staff actions (updates) and MIS events (signals)
 # --------------------------------------------------------------------------------------------
 class _Action(_Model):
+    """A staff action: ``by`` is replaced by the verified signer (``workflows/gate.py``)."""
+
     by: str = Field(default="unknown", min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=2000)
+    signed: Signature | None = None  # set by the client's signer (``whereabouts.signing``)
 
 
 class CallRecord(_Action):
@@ -116,6 +163,8 @@ class CallRecord(_Action):
     reason: str | None = Field(default=None, max_length=500)
     at: datetime | None = Field(default=None, description="when the call was made (default: when recorded)")
     number: str | None = Field(default=None, max_length=40, description="the number that was rung")
+    code: str | None = Field(default=None, description="the register code the reason calls for (I, M, ...)")
+    until: date | None = Field(default=None, description="the last school day the child will be off")
 
     @model_validator(mode="after")
     def _reason_when_safe(self) -> CallRecord:
@@ -124,7 +173,14 @@ class CallRecord(_Action):
                 "safe_with_parent needs the reason for the absence (--reason), "
                 "so it can be recorded in the MIS"
             )
+        if (self.code or self.until) and self.outcome is not CallOutcome.SAFE_WITH_PARENT:
+            raise ValueError("--code and --until go with safe_with_parent: the reason for the absence")
         return self
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        return explanation_code(value)
 
 
 class RiskAssessment(_Action):
@@ -158,6 +214,26 @@ class MissingUpdate(_Action):
 
 class ParentContact(_Action):
     reason: str | None = Field(default=None, max_length=500)
+    code: str | None = Field(default=None, description="the register code the reason calls for (I, M, ...)")
+    until: date | None = Field(default=None, description="the last school day the child will be off")
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        return explanation_code(value)
+
+
+def explanation_code(value: str | None) -> str | None:
+    """A reason's register code must be one that explains an absence (2024 Regulations, reg 10)."""
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if not is_explanation_code(code):
+        raise ValueError(
+            f"{value!r} is not a code that explains an absence; use one of "
+            f"{', '.join(sorted(EXPLAINED_CODES))} (or leave it out and give the reason)"
+        )
+    return code
 
 
 class ChildSeen(_Action):
@@ -179,6 +255,30 @@ class AdviceGiven(_Action):
 
 class LaDecisionRecord(_Action):
     decision: LaDecision
+    new_address: str | None = Field(default=None, max_length=300, description="a new address, if known")
+    new_school: str | None = Field(default=None, max_length=200, description="a new school, if known")
+
+
+class SchoolEnquiry(_Action):
+    """One of the school's reasonable enquiries before a deletion, ticked by staff."""
+
+    item: EnquiryItem
+
+    @model_validator(mode="after")
+    def _note_for_others(self) -> SchoolEnquiry:
+        if self.item in (EnquiryItem.SIBLINGS_SCHOOLS, EnquiryItem.OTHER_AGENCIES) and not self.note:
+            raise ValueError(f"say whom you asked and what they said (--note) for {self.item.value}")
+        return self
+
+
+class LaUpdate(_Action):
+    """The LA tracking officer's enquiries, or feedback to the school, on a referred case."""
+
+    kind: LaUpdateKind
+    note: str = Field(min_length=3, max_length=2000)
+    complete: bool = Field(
+        default=False, description="the LA's enquiries are complete and the child has not been found"
+    )
 
 
 class Withdrawal(_Action):
@@ -210,6 +310,14 @@ class CaseStatus(_Model):
     referred_at: datetime | None = None
     pending: list[str] = Field(default_factory=list)
     attention: list[str] = Field(default_factory=list)  # what went wrong that a person should know
+    register_days: int = Field(
+        default=0, description="continuous school days coded G, N or O, from the marks"
+    )
+    ten_day_return_at: datetime | None = None
+    enquiries: list[str] = Field(default_factory=list, description="the school's enquiries ticked")
+    deletion_needs: list[str] = Field(
+        default_factory=list, description="what regulation 9(1)(i) still needs, once the case is referred"
+    )
 
 
 class CaseResult(_Model):
@@ -225,6 +333,7 @@ class FeedStamp(_Model):
     attendance_date: date
     session: str | None = None
     attendance_code: str
+    signed: Signature | None = None
 
 
 class DeliveryDelay(_Model):
@@ -235,7 +344,8 @@ class DeliveryDelay(_Model):
     ``reason`` is the retry's own message, which names no person.
     """
 
-    step: str
-    activity: str
-    attempt: int
-    reason: str
+    step: str = Field(max_length=100)
+    activity: str = Field(max_length=100)
+    attempt: int = Field(ge=1)
+    reason: str = Field(max_length=300)
+    signed: Signature | None = None

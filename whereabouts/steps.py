@@ -7,6 +7,7 @@ histories of cases already running.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -148,11 +149,36 @@ class ReferralRequest(BaseModel):
     told: list[str] = Field(default_factory=list)  # who was told outside the school, how and when
 
 
-class MisRecord(BaseModel):
+class MisLine(BaseModel):
+    """One line of the structured MIS write-back (``schemas/mis-writeback.schema.json``).
+
+    ``mark_change``: a register mark to change (``mark_date``, session, old code, new code, why);
+    ``reason``: a reason for an absence recorded without a code to put in the register;
+    ``case_outcome`` and ``note``: what became of the case (``value``), for the pupil's record.
+    ``step`` makes the line's stable ID with its case and run, so a retried step never writes a
+    line twice and a consumer can acknowledge a line by its ID.
+    """
+
+    step: str
+    kind: Literal["mark_change", "reason", "case_outcome", "note"]
+    mark_date: date | None = None  # written as "date"
+    session: Literal["AM", "PM"] | None = None  # None: the day's mark(s), both sessions
+    old_code: str | None = None
+    new_code: str | None = None
+    value: str | None = None
+    comment: str | None = None
+
+
+class MisBatch(BaseModel):
+    """The lines one step of a case writes back, together: all of them are written, or none."""
+
     ref: CaseRef
     school_urn: str
     upn: str
-    kind: str  # "absence_reason" | "case_outcome" | "note"
-    value: str
-    detail: str | None = None
+    mis_pupil_id: str | None = None  # the MIS's own pupil ID, when the feed sent one
+    lines: list[MisLine]
     at: datetime
+
+
+class RosterRequest(BaseModel):
+    school_urn: str

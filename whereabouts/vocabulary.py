@@ -76,6 +76,36 @@ class Agency(Word):
     LA = "la"
 
 
+class EnquiryItem(Word):
+    """The school's reasonable enquiries before a pupil missing education is deleted from the roll
+    (2024 Regulations, regulation 9(1)(i); *Children missing education*, 2025): a checklist
+    staff tick, each one checked against what the case records where it can be."""
+
+    CALLS = "calls"  # every contact rung, recorded on the case
+    LETTER = "letter"  # the Day 3 letter sent or posted
+    VISIT = "visit"  # the home visit made
+    SIBLINGS_SCHOOLS = "siblings_schools"  # siblings' schools asked
+    OTHER_AGENCIES = "other_agencies"  # e.g. health visitor, GP, housing, social care asked
+    NOT_ILL = "not_ill"  # no reason to believe the child is ill or unavoidably absent
+
+
+ENQUIRY_WORDS: dict[EnquiryItem, str] = {
+    EnquiryItem.CALLS: "every contact phoned",
+    EnquiryItem.LETTER: "the letter sent",
+    EnquiryItem.VISIT: "the home visit made",
+    EnquiryItem.SIBLINGS_SCHOOLS: "siblings' schools asked",
+    EnquiryItem.OTHER_AGENCIES: "other agencies asked",
+    EnquiryItem.NOT_ILL: "no reason to believe the child is ill or unavoidably absent",
+}
+
+
+class LaUpdateKind(Word):
+    """What an LA tracking officer records on a referred case, besides the decision."""
+
+    ENQUIRY = "enquiry"  # what the LA did to find the child
+    FEEDBACK = "feedback"  # what the LA tells the school
+
+
 class LetterPlan(Word):
     """The DSL's plan for the Day 3 letter once a child is judged at risk: a letter can tip off the
     people the child is at risk from, so it is held until the DSL says to send it."""
@@ -111,6 +141,7 @@ class Attention(Word):
     ESCALATION_NOT_DELIVERED = "escalation_not_delivered"
     REFERRAL_NOT_DELIVERED = "referral_not_delivered"
     ADVICE_NOT_GIVEN = "advice_not_given"
+    LA_OVERDUE = "la_overdue"
     RETRYING = "retrying"
     CALENDAR = "calendar"
     STOPPED = "stopped"

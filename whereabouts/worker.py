@@ -22,10 +22,10 @@ from whereabouts.activities.deps import Deps
 from whereabouts.activities.registry import all_activities
 from whereabouts.activities.retries import ReportRetries
 from whereabouts.codec import CodecKeyError
-from whereabouts.connect import TemporalUnreachable, connect
+from whereabouts.connect import TemporalUnreachable, codec_for, connect
 from whereabouts.directory import DirectoryError
 from whereabouts.directory_checks import terms_running_out
-from whereabouts.settings import Settings, get_settings
+from whereabouts.settings import Settings, get_settings, plain_smtp_refused
 from whereabouts.workflows.case import CmeCaseWorkflow
 
 log = logging.getLogger("whereabouts.worker")
@@ -56,9 +56,32 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
     )
 
 
+def startup_refusal(settings: Settings) -> str | None:
+    """Why this worker must not start, in one line, or None. Checked before anything else: a
+    worker without a usable key would read and write children's data in clear (unless told it
+    is a throwaway demo), and a production worker would send it over plain SMTP."""
+    problem = plain_smtp_refused(settings)
+    if problem:
+        return problem
+    try:
+        codec = codec_for(settings)
+    except CodecKeyError as exc:
+        return str(exc)
+    if codec is None:
+        log.warning(
+            "WHEREABOUTS_DEMO_UNENCRYPTED=1: no encryption key, payloads go to Temporal in clear "
+            "(a throwaway demo only: never a real child)"
+        )
+    return None
+
+
 async def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    refusal = startup_refusal(settings)
+    if refusal:
+        print(f"worker: cannot start: {refusal}", file=sys.stderr)
+        return 2
     try:
         deps = Deps.from_settings(settings)
     except DirectoryError as exc:

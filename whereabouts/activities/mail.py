@@ -15,6 +15,10 @@ Why it is careful:
   connection failures leave the message waiting: the step fails retryably once the others are
   sent, so a mail server that is down only delays a message.
 - *No header injection.* Every header value is flattened to one line before it is set.
+- *TLS in production.* A production worker sends nothing over plain SMTP (STARTTLS is required,
+  not opportunistic, and the server's certificate is checked) unless WHEREABOUTS_SMTP_ALLOW_PLAIN
+  says so: the worker refuses to start, and ``deliver`` refuses too (retryably, so the message goes
+  once the setting is fixed).
 - *No personal data in errors.* Failure messages name the step and how many messages wait, never
   an address, because Temporal keeps failure messages in clear; who was refused travels in the
   step's result, which is encrypted like every payload.
@@ -36,7 +40,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from whereabouts import metrics
-from whereabouts.settings import Settings, SmtpSecurity
+from whereabouts.settings import Settings, SmtpSecurity, plain_smtp_refused
 from whereabouts.steps import Sent
 
 PERMANENT_MAIL_ERROR = "PermanentMailError"
@@ -145,6 +149,9 @@ class Refused(Exception):
 async def deliver(settings: Settings, msg: EmailMessage) -> None:
     """Hand one message to the SMTP server: ``Refused`` for good, or a retryable failure."""
     sec = settings.smtp_security
+    refused = plain_smtp_refused(settings)
+    if refused:
+        raise ApplicationError(f"mail not sent: {refused}")
     try:
         await aiosmtplib.send(
             msg,

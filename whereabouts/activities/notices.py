@@ -51,6 +51,8 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
     "la_chase": ("la_cme",),
     "closed_after_referral": ("la_cme", "office"),
     "office_task": ("office",),
+    "ten_day_return": ("la_cme", "dsl"),
+    "deletion_return": ("la_cme", "dsl"),
 }
 ROLES = (
     "office",

@@ -9,6 +9,7 @@ from whereabouts.activities.letters import LetterActivities
 from whereabouts.activities.mis import MisActivities
 from whereabouts.activities.notices import NoticeActivities
 from whereabouts.activities.referral import ReferralActivities
+from whereabouts.activities.roster import RosterActivities
 from whereabouts.activities.schedule import CalendarActivities
 from whereabouts.activities.visits import VisitActivities
 
@@ -25,4 +26,5 @@ def all_activities(deps: Deps) -> list[Callable]:
         VisitActivities(deps).book_home_visit,
         ReferralActivities(deps).file_referral,
         MisActivities(deps).record_in_mis,
+        RosterActivities(deps).load_roster,
     ]

@@ -4,7 +4,9 @@
     python admin.py show CASE [--json]
     python admin.py call CASE OUTCOME [--reason TEXT] [--at TIME] [--number TEXT] [--note TEXT] [--by NAME]
     python admin.py risk CASE (--at-risk | --not-at-risk) [--concern C ...] [--note TEXT] [--by NAME]
-    python admin.py visit CASE OUTCOME [--note TEXT] [--spoke-to TEXT] [--by NAME]
+    python admin.py visit CASE OUTCOME [--note TEXT] [--spoke-to TEXT] [--concern] [--by NAME]
+    python admin.py plan CASE --letter send|hold --visit school|joint|none --note TEXT [--by NAME]
+    python admin.py still-missing CASE [--note TEXT] [--by NAME]
     python admin.py contact CASE [--reason TEXT] [--by NAME]
     python admin.py seen CASE [--where TEXT] [--by NAME]
     python admin.py la-decision CASE DECISION [--note TEXT] [--by NAME]
@@ -33,10 +35,10 @@ Settings and the connection are the worker's (``whereabouts.settings``, ``wherea
 so the same command works against the local stack and a remote cluster with TLS or an API key.
 
 This module is the entry point (``run``, ``main``, ``console_main``) and holds how long the script
-waits. The rest is beside it: the command line and the records it builds in ``admin_args``,
-the times staff type in ``admin_times``, finding a case in ``admin_find``, the commands in
-``admin_commands``, the layout in ``casefile_view``, and what every command shares (one-line
-errors, the client) in ``common``.
+waits. The rest is beside it: the command line in ``admin_args``, the records it builds in
+``admin_records``, the times staff type in ``admin_times``, finding a case in ``admin_find``, the
+commands in ``admin_commands``, the layout in ``casefile_view``, and what every command shares
+(one-line errors, the client) in ``common``.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ from typing import TextIO
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from whereabouts.cli.admin_args import ACTIONS, UNREACHABLE, USAGE, StaffRecord, invalid, login, parser
+from whereabouts.cli.admin_args import UNREACHABLE, USAGE, login, parser
 from whereabouts.cli.admin_commands import cmd_action, cmd_cases, cmd_show
 from whereabouts.cli.admin_find import UNANSWERED, Waits
+from whereabouts.cli.admin_records import ACTIONS, StaffRecord, invalid
 from whereabouts.cli.admin_times import Misused
 from whereabouts.cli.common import CommandError, exit_now, first_line, load_settings, open_client, run_main
 from whereabouts.directory_checks import directory_warnings

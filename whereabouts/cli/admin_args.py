@@ -14,38 +14,23 @@ import difflib
 import getpass
 import re
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
-from typing import Any, NamedTuple
 
-from pydantic import ValidationError
-from temporalio.workflow import UpdateMethodMultiParam
-
-from whereabouts.cli.admin_times import due_date, not_future, past_time
-from whereabouts.models import (
-    AdviceGiven,
-    AgencyTold,
-    CallRecord,
-    CaseStatus,
-    ChildSeen,
-    LaDecisionRecord,
-    ParentContact,
-    RiskAssessment,
-    VisitRecord,
-    Withdrawal,
-)
+from whereabouts.cli.admin_times import due_date, past_time
 from whereabouts.vocabulary import (
-    CLOSING_LA_DECISIONS,
-    CLOSING_VISIT_OUTCOMES,
     Agency,
     CallOutcome,
-    CmeOutcome,
     CmeStage,
+    EnquiryItem,
     LaDecision,
+    LaUpdateKind,
+    LetterPlan,
     RiskConcern,
     RiskStatus,
     VisitOutcome,
+    VisitPlan,
 )
-from whereabouts.workflows.case import CmeCaseWorkflow
 
 OK, REFUSED, USAGE, NO_CASE, UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -79,6 +64,13 @@ def school_urn(text: str) -> str:
     if not URN.match(text.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a school URN (six digits)")
     return text.strip()
+
+
+def school_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def login() -> str:
@@ -136,6 +128,20 @@ def parser() -> argparse.ArgumentParser:
     def by(a: argparse.ArgumentParser) -> None:
         a.add_argument("--by", metavar="NAME", help="who did it (default: your login name)")
 
+    def explanation(a: argparse.ArgumentParser) -> None:
+        a.add_argument(
+            "--code",
+            metavar="CODE",
+            help="the register code the reason calls for (I illness, M medical, ...): every absence "
+            "session of the case is written back with it",
+        )
+        a.add_argument(
+            "--until",
+            metavar="DATE",
+            type=school_date,
+            help="the last day the child will be off (YYYY-MM-DD): an N up to then is corrected, not chased",
+        )
+
     def at(a: argparse.ArgumentParser, what: str) -> None:
         a.add_argument(
             "--at",
@@ -149,10 +155,13 @@ def parser() -> argparse.ArgumentParser:
         "record a call's outcome",
         "Record the outcome of the call the case is waiting for (Day 1, call-back or Day 2). "
         "safe_with_parent needs --reason and closes the case; not_reassured asks the DSL for a "
-        "risk assessment; missing_parent_concerned sends the parent the advice and alerts the DSL.",
+        "risk assessment; missing_parent_concerned sends the parent the advice and alerts the DSL, "
+        "and the case stays open: when that parent rings again to say the child is still missing, "
+        "record it with still-missing (only seen closes the case).",
     )
     word(p, "outcome", CallOutcome, "a call outcome")
     p.add_argument("--reason", help="the reason for the absence (needed for safe_with_parent)")
+    explanation(p)
     at(p, "the call was made")
     p.add_argument("--number", metavar="TEXT", help="the number that was rung")
     p.add_argument("--note")
@@ -187,7 +196,8 @@ def parser() -> argparse.ArgumentParser:
         "record the home visit's outcome",
         "Record what the home visit found, and who the visitors spoke to with --spoke-to (the "
         "parent, a neighbour, nobody): the LA's referral reports it. child_seen and "
-        "parent_contact close the case.",
+        "parent_contact close the case. --concern: the visitors came away worried, and the DSL is "
+        "told (as after refused_access or moved_away).",
     )
     word(p, "outcome", VisitOutcome, "a visit outcome")
     p.add_argument(
@@ -196,10 +206,56 @@ def parser() -> argparse.ArgumentParser:
         help="who the visitors spoke to, and who they are to the child (e.g. 'neighbour at no. 9', 'nobody')",
     )
     p.add_argument("--note", help="anything else the visit found")
+    p.add_argument(
+        "--concern",
+        action="store_true",
+        help="the visitors came away worried about the child: the DSL is told (say why in --note)",
+    )
     by(p)
 
-    p = action("contact", "the parent made contact (closes the case)", "The parent made contact.")
+    p = action(
+        "plan",
+        "record the DSL's plan for the held letter and visit (at risk, or reported missing)",
+        "Record the designated safeguarding lead's plan once a child is judged at risk, or a parent "
+        "has reported the child missing: the Day 3 letter and the home visit are held until it is "
+        "recorded, since a letter or a visit can alert the people the child is at risk from. "
+        "--letter send lets the standard letter go, hold keeps it back; --visit school is the "
+        "routine two-staff visit, joint a visit with police or children's social care (arranged by "
+        "the DSL), none no visit by the school.",
+    )
+    p.add_argument(
+        "--letter",
+        required=True,
+        type=vocabulary(LetterPlan, "a letter plan"),
+        help=f"one of: {one_of(LetterPlan)}",
+    )
+    p.add_argument(
+        "--visit",
+        required=True,
+        type=vocabulary(VisitPlan, "a visit plan"),
+        help=f"one of: {one_of(VisitPlan)}",
+    )
+    p.add_argument("--note", required=True, help="the plan, in the DSL's words (who does what, and when)")
+    by(p)
+
+    p = action(
+        "still-missing",
+        "the parent who reported the child missing: still missing (the case stays open)",
+        "Record that the parent who reported the child missing has been in touch again and the child "
+        "is still missing. The case stays open and the DSL is told; only seen (the child is found) "
+        "closes it.",
+    )
+    p.add_argument("--note", help="what the parent said, and when")
+    by(p)
+
+    p = action(
+        "contact",
+        "the parent made contact (closes the case)",
+        "The parent made contact, which closes the case. Not for a parent who reported the child "
+        "missing: record what they say with still-missing, or seen when the child is found.",
+    )
     p.add_argument("--reason", help="what the parent said")
+    explanation(p)
     p.add_argument("--note")
     by(p)
 
@@ -216,6 +272,33 @@ def parser() -> argparse.ArgumentParser:
     )
     word(p, "decision", LaDecision, "an LA decision")
     p.add_argument("--note")
+    p.add_argument("--new-address", metavar="TEXT", help="remove_from_roll: a new address, if known")
+    p.add_argument("--new-school", metavar="TEXT", help="remove_from_roll: a new school, if known")
+    by(p)
+
+    p = action(
+        "la-update",
+        "the LA records its enquiries or feedback on a referred case",
+        "For the LA tracking officer: record the LA's enquiries (what it did to find the child) or "
+        "its feedback to the school, in the case's chronology. --complete: the LA's enquiries are "
+        "finished and the child has not been found, which the deletion rule needs "
+        "(regulation 9(1)(i) of the 2024 Regulations).",
+    )
+    word(p, "kind", LaUpdateKind, "an LA update")
+    p.add_argument("--note", required=True, help="what the LA did, found or tells the school")
+    p.add_argument("--complete", action="store_true", help="enquiry: finished, the child not found")
+    by(p)
+
+    p = action(
+        "enquiry",
+        "tick one of the school's enquiries before a deletion",
+        "Tick one of the school's reasonable enquiries, which the deletion rule needs before "
+        "remove_from_roll is accepted (regulation 9(1)(i)): calls, letter and visit are checked "
+        "against what the case records; siblings_schools and other_agencies need --note (whom you "
+        "asked, what they said); not_ill: no reason to believe the child is ill or unavoidably absent.",
+    )
+    word(p, "item", EnquiryItem, "an enquiry")
+    p.add_argument("--note", help="whom you asked and what they said")
     by(p)
 
     p = action("withdraw", "close a case opened in error", "Withdraw the case, with the reason.")
@@ -245,91 +328,3 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="to whom, and how")
     by(p)
     return top
-
-
-# --------------------------------------------------------------------------------------------
-# What each action sends, and the outcome it closes the case with (None: the case stays open)
-# --------------------------------------------------------------------------------------------
-StaffRecord = (
-    CallRecord
-    | RiskAssessment
-    | VisitRecord
-    | ParentContact
-    | ChildSeen
-    | LaDecisionRecord
-    | Withdrawal
-    | AgencyTold
-    | AdviceGiven
-)
-Recorded = tuple[StaffRecord, CmeOutcome | None]
-
-
-def _call(a: argparse.Namespace) -> Recorded:
-    at = not_future(a.at)
-    rec = CallRecord(outcome=a.outcome, reason=a.reason, note=a.note, by=a.by, at=at, number=a.number)
-    return rec, CmeOutcome.EXPLAINED_ABSENCE if rec.outcome is CallOutcome.SAFE_WITH_PARENT else None
-
-
-def _risk(a: argparse.Namespace) -> Recorded:
-    return RiskAssessment(at_risk=a.at_risk, concerns=a.concerns, note=a.note, by=a.by), None
-
-
-def _visit(a: argparse.Namespace) -> Recorded:
-    rec = VisitRecord(outcome=a.outcome, note=a.note, spoke_to=a.spoke_to, by=a.by)
-    return rec, CLOSING_VISIT_OUTCOMES.get(rec.outcome)
-
-
-def _contact(a: argparse.Namespace) -> Recorded:
-    return ParentContact(reason=a.reason, note=a.note, by=a.by), CmeOutcome.PARENT_CONTACT
-
-
-def _seen(a: argparse.Namespace) -> Recorded:
-    return ChildSeen(where=a.where, note=a.note, by=a.by), CmeOutcome.CHILD_SEEN
-
-
-def _la(a: argparse.Namespace) -> Recorded:
-    rec = LaDecisionRecord(decision=a.decision, note=a.note, by=a.by)
-    return rec, CLOSING_LA_DECISIONS.get(rec.decision)
-
-
-def _withdraw(a: argparse.Namespace) -> Recorded:
-    return Withdrawal(reason=a.reason, by=a.by), CmeOutcome.WITHDRAWN
-
-
-def _notified(a: argparse.Namespace) -> Recorded:
-    return AgencyTold(agency=a.agency, at=not_future(a.at), note=a.note, by=a.by), None
-
-
-def _advised(a: argparse.Namespace) -> Recorded:
-    return AdviceGiven(at=not_future(a.at), note=a.note, by=a.by), None
-
-
-class Action(NamedTuple):
-    """One recording command: the case's update, and how the arguments become its record."""
-
-    update: UpdateMethodMultiParam[[CmeCaseWorkflow, Any], CaseStatus]
-    record: Callable[[argparse.Namespace], Recorded]
-
-
-ACTIONS: dict[str, Action] = {
-    "call": Action(CmeCaseWorkflow.record_call, _call),
-    "risk": Action(CmeCaseWorkflow.record_risk, _risk),
-    "visit": Action(CmeCaseWorkflow.record_visit, _visit),
-    "contact": Action(CmeCaseWorkflow.record_contact, _contact),
-    "seen": Action(CmeCaseWorkflow.record_seen, _seen),
-    "la-decision": Action(CmeCaseWorkflow.record_la_decision, _la),
-    "withdraw": Action(CmeCaseWorkflow.withdraw, _withdraw),
-    "notified": Action(CmeCaseWorkflow.record_agency_told, _notified),
-    "advised": Action(CmeCaseWorkflow.record_advice_given, _advised),
-}
-OPTION_FOR_FIELD = {"concerns": "--concern", "outcome": "OUTCOME", "decision": "DECISION", "agency": "AGENCY"}
-
-
-def invalid(exc: ValidationError) -> str:
-    """The first problem with an action, in the command's own terms: '--reason: ...'."""
-    first = exc.errors()[0]
-    msg = first["msg"].removeprefix("Value error, ")
-    field = str(first["loc"][0]) if first["loc"] else ""
-    if not field:
-        return msg
-    return f"{OPTION_FOR_FIELD.get(field, '--' + field.replace('_', '-'))}: {msg}"

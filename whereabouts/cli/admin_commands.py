@@ -28,8 +28,9 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from whereabouts.cli import casefile_view as view
-from whereabouts.cli.admin_args import ACTIONS, OK, REFUSED, UNREACHABLE, StaffRecord
+from whereabouts.cli.admin_args import OK, REFUSED, UNREACHABLE
 from whereabouts.cli.admin_find import UNANSWERED, Waits, case_handle, find_case, not_answering, visible
+from whereabouts.cli.admin_records import ACTIONS, StaffRecord
 from whereabouts.cli.common import CommandError, first_line
 from whereabouts.directory import Directory, DirectoryError, load_directory
 from whereabouts.models import CaseInput, CaseResult

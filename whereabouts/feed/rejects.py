@@ -14,16 +14,27 @@ it can be fixed and fed again.
 
 Reasons never quote names, addresses or phone numbers: they go to the terminal and to logs.
 The value itself is only kept for the rejects file, which already holds the whole row.
+
+The rejects file is opened in a spreadsheet, so no cell of it may be a formula: a cell that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written with a leading
+apostrophe (OWASP's advice on CSV injection), which a spreadsheet shows as text. Fed back, a
+value that starts with an apostrophe before one of those characters loses it again
+(``unescape_cell``, applied to every feed by ``read_feed``), so a fixed row goes in as typed. A
+cell can hold no character that UTF-8 cannot write (a lone UTF-16 surrogate from a JSON feed):
+such a character is written as U+FFFD, so writing the rejects never fails on what a row holds.
+The file is created 0600: it holds the rows whole.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from whereabouts.feed.columns import COLUMNS, REJECT_COLUMNS
+from whereabouts.settings import open_private
 
 if TYPE_CHECKING:
     from whereabouts.feed.checked import Feed
@@ -87,6 +98,27 @@ def kept(value: str, size: int | None = None) -> str:
     return f"{value[:KEPT_CHARS]}... [cut: {size:,} characters in the feed]"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def writable(value: str) -> str:
+    """``value`` with any lone surrogate (which UTF-8 cannot encode) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def escape_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: a leading apostrophe before a formula's first
+    character (``=``, ``+``, ``-``, ``@``, tab, carriage return)."""
+    value = writable(value)
+    return f"'{value}" if value.startswith(FORMULA_START) else value
+
+
+def unescape_cell(value: str) -> str:
+    """What ``escape_cell`` wrote, as it was: the apostrophe before a formula character goes."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
 def too_long(size: int) -> str:
     return (
         f"{size:,} characters: far longer than anything this column holds, so the file is "
@@ -110,15 +142,15 @@ def write_rejects(
     with_feed = len(feeds) > 1 if feed_column is None else feed_column
     header = [*columns, *REJECT_COLUMNS, *(["reject_feed"] if with_feed else [])]
     count = 0
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with open(open_private(path), "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\r\n")
-        out.writerow(header)
+        out.writerow([escape_cell(c) for c in header])
         for name, feed in feeds:
             for r in feed.rejects:
                 line = [r.original.get(c, "") for c in columns]
                 line += [str(r.row), r.field, r.value, r.reason]
                 if with_feed:
                     line.append(name)
-                out.writerow(line)
+                out.writerow([escape_cell(c) for c in line])
                 count += 1
     return count

@@ -53,6 +53,12 @@ class FeedReport(BaseModel):
     already_open: list[RowRef] = Field(default_factory=list)
     already_handled: list[RowRef] = Field(default_factory=list)
     closed_as_seen: list[RowRef] = Field(default_factory=list)
+    closed_as_explained: list[RowRef] = Field(
+        default_factory=list, description="an authorised or explained code closed the case"
+    )
+    corrections: list[RowRef] = Field(
+        default_factory=list, description="N already explained: the office asked to correct it, no chase"
+    )
     ignored: dict[str, int] = Field(default_factory=dict, description="rows left alone, by code")
     rejected: list[RejectRef] = Field(default_factory=list)
     rejects_file: str | None = None
@@ -81,6 +87,8 @@ class FeedReport(BaseModel):
             "already_open": len(self.already_open),
             "already_handled": len(self.already_handled),
             "closed_as_seen": len(self.closed_as_seen),
+            "closed_as_explained": len(self.closed_as_explained),
+            "corrections": len(self.corrections),
             "ignored": sum(self.ignored.values()),
             "rejected": len(self.rejected),
             "deferred": len(self.deferred),

@@ -27,13 +27,22 @@ from pydantic_core import PydanticCustomError
 
 from whereabouts.directory import Directory
 from whereabouts.feed import checks
-from whereabouts.feed.columns import CASE_COLUMNS, CONTACT_FIELDS, MARK_COLUMNS, MAX_CONTACTS, SESSIONS
+from whereabouts.feed.columns import (
+    CASE_COLUMNS,
+    CONTACT_ADDRESS_FIELDS,
+    CONTACT_FIELDS,
+    MARK_COLUMNS,
+    MAX_CONTACTS,
+    SESSIONS,
+)
 from whereabouts.feed.rejects import Problem
 from whereabouts.models import Address, CaseInput, Contact, Pupil, case_id
 from whereabouts.schooldays import SchoolCalendar
-from whereabouts.vocabulary import ABSENCE_CODE_STARTS_CASE, PRESENT_CODES, PupilFlag
+from whereabouts.text_clean import clean_tree
+from whereabouts.vocabulary import ABSENCE_CODE_STARTS_CASE, PRESENT_CODES, ContactRestriction, PupilFlag
 
 OLDEST_PUPIL_YEARS = 25
+ADDRESS_NEEDS = ("address_line1", "town", "postcode")  # of a contact's own address, once any is given
 
 
 class FeedRow(BaseModel):
@@ -51,6 +60,7 @@ class FeedRow(BaseModel):
     row: int = Field(ge=1, description="1-based data row; CSV header is row 1, first JSON item is 1")
     school_urn: str
     upn: str
+    mis_pupil_id: str | None = None
     attendance_code: str
     attendance_date: date
     session: str | None = None
@@ -69,13 +79,24 @@ class FeedRow(BaseModel):
     contact1_email: str | None = None
     contact1_language: str | None = None
     contact1_parental_responsibility: bool | None = None
+    contact1_restriction: ContactRestriction | None = None
+    contact1_address_line1: str | None = Field(default=None, max_length=200)
+    contact1_address_line2: str | None = Field(default=None, max_length=200)
+    contact1_town: str | None = Field(default=None, max_length=100)
+    contact1_postcode: str | None = None
     contact2_name: str | None = Field(default=None, max_length=200)
     contact2_relationship: str | None = Field(default=None, max_length=60)
     contact2_phone: list[str] = Field(default_factory=list)
     contact2_email: str | None = None
     contact2_language: str | None = None
     contact2_parental_responsibility: bool | None = None
+    contact2_restriction: ContactRestriction | None = None
+    contact2_address_line1: str | None = Field(default=None, max_length=200)
+    contact2_address_line2: str | None = Field(default=None, max_length=200)
+    contact2_town: str | None = Field(default=None, max_length=100)
+    contact2_postcode: str | None = None
     flags: list[PupilFlag] = Field(default_factory=list)
+    social_worker_email: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -90,6 +111,21 @@ class FeedRow(BaseModel):
         if str(data.get("attendance_code") or "").strip().upper() == ABSENCE_CODE_STARTS_CASE:
             return data
         return {k: v for k, v in data.items() if k in (*MARK_COLUMNS, "session", "row")}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, v: Any, info: ValidationInfo) -> Any:
+        """A name, an address, a phone number is one line with no terminal escapes, NUL or bidi
+        overrides: the row is rejected naming the column (``whereabouts.text_clean``). An address
+        cell typed over two lines (Alt+Enter in Excel) is one line of the address block, joined
+        with a comma, as the letter's window shows it."""
+        if isinstance(v, str) and "address" in (info.field_name or ""):
+            v = ", ".join(
+                part.strip()
+                for part in v.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                if part.strip()
+            )
+        return clean_tree(v)
 
     # --- the mark ----------------------------------------------------------------------
     @field_validator("school_urn")
@@ -106,6 +142,11 @@ class FeedRow(BaseModel):
     @classmethod
     def _upn(cls, v: str) -> str:
         return checks.check_upn(v)
+
+    @field_validator("mis_pupil_id")
+    @classmethod
+    def _mis_pupil_id(cls, v: str | None) -> str | None:
+        return None if v is None else checks.check_mis_pupil_id(v)
 
     @field_validator("attendance_date", "date_of_birth", "last_attended", mode="before")
     @classmethod
@@ -181,7 +222,7 @@ class FeedRow(BaseModel):
             raise ValueError("on or after the attendance date: the last day attended comes before it")
         return v
 
-    @field_validator("postcode")
+    @field_validator("postcode", "contact1_postcode", "contact2_postcode")
     @classmethod
     def _postcode(cls, v: str | None) -> str | None:
         return None if v is None else checks.check_postcode(v)
@@ -189,12 +230,25 @@ class FeedRow(BaseModel):
     @field_validator("contact1_phone", "contact2_phone", mode="before")
     @classmethod
     def _phones(cls, v: object) -> list[str]:
+        """Each number checked and kept in one format (``checks.check_phone``), mobiles first:
+        the Day 2 call is made from a mobile to a mobile where it can be, and the prompts list a
+        contact's numbers in this order. A bad number is named by its place in the cell, never
+        quoted, so the reason can go to a log."""
         if v is None:
             return []
         parts = v if isinstance(v, list) else re.split(r"[;/]", str(v))
-        return [checks.check_phone(p.strip()) for p in (str(x) for x in parts) if p.strip()]
+        numbers = [p.strip() for p in (str(x) for x in parts) if p.strip()]
+        out = []
+        for i, number in enumerate(numbers):
+            try:
+                out.append(checks.check_phone(number))
+            except ValueError as exc:
+                if len(numbers) == 1:
+                    raise
+                raise ValueError(f"the {_ordinal(i + 1)} number: {exc}") from None
+        return checks.mobiles_first(out)
 
-    @field_validator("contact1_email", "contact2_email")
+    @field_validator("contact1_email", "contact2_email", "social_worker_email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
         return None if v is None else checks.check_email(v)
@@ -208,6 +262,11 @@ class FeedRow(BaseModel):
     @classmethod
     def _pr(cls, v: object) -> bool | None:
         return None if v is None else checks.parse_yes_no(v)
+
+    @field_validator("contact1_restriction", "contact2_restriction", mode="before")
+    @classmethod
+    def _restriction(cls, v: object) -> ContactRestriction | None:
+        return None if v is None else checks.check_restriction(str(v))
 
     @field_validator("flags", mode="before")
     @classmethod
@@ -228,10 +287,21 @@ class FeedRow(BaseModel):
 
     @model_validator(mode="after")
     def _contacts(self) -> FeedRow:
-        """Across columns: a second contact needs a name; an N mark needs a number to ring."""
+        """Across columns: a second contact needs a name; a contact's own address, once any of it
+        is given, needs its first line, town and postcode; an N mark needs a number to ring."""
         for n in range(2, MAX_CONTACTS + 1):
             if self.contact_name(n) is None and self._contact_given(n):
                 raise _fault(f"contact{n}_name", "missing: contact details given without a name")
+        for n in range(1, MAX_CONTACTS + 1):
+            given = {f: getattr(self, f"contact{n}_{f}") for f in CONTACT_ADDRESS_FIELDS}
+            missing = [f for f in ADDRESS_NEEDS if given[f] is None]
+            if any(v is not None for v in given.values()) and missing:
+                named = [f"contact{n}_{f}" for f in missing]
+                raise _fault(
+                    named[0],
+                    f"missing: contact {n}'s own address is given in part, and it needs its first line, "
+                    f"town and postcode (missing: {', '.join(named)})",
+                )
         if self.starts_case and not any(c.phones for c in self.contacts()):
             raise _fault("contact1_phone", "no contact has a phone number: the Day 1 call needs one")
         return self
@@ -276,9 +346,18 @@ class FeedRow(BaseModel):
                     language=getattr(self, f"contact{n}_language"),
                     # Blank: the first contact is taken to be a parent, others are not.
                     parental_responsibility=(n == 1) if pr is None else pr,
+                    restriction=getattr(self, f"contact{n}_restriction"),
+                    address=self.contact_address(n),
                 )
             )
         return out
+
+    def contact_address(self, n: int) -> Address | None:
+        """Where contact ``n`` lives when the feed gives it (checked complete by ``_contacts``)."""
+        line1, line2, town, postcode = (getattr(self, f"contact{n}_{f}") for f in CONTACT_ADDRESS_FIELDS)
+        if line1 is None or town is None or postcode is None:
+            return None
+        return Address(line1=line1, line2=line2, town=town, postcode=postcode)
 
     def to_case(self) -> CaseInput:
         """The case this N mark starts. Raises ValueError for any other mark."""
@@ -303,7 +382,13 @@ class FeedRow(BaseModel):
             first_day_absent=self.attendance_date,
             first_session=self.session,
             last_attended=self.last_attended,
+            social_worker_email=self.social_worker_email,
+            mis_pupil_id=self.mis_pupil_id,
         )
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")
 
 
 def _fault(column: str, reason: str) -> PydanticCustomError:

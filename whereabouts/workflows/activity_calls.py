@@ -17,10 +17,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from whereabouts.activities.roster import RosterActivities
     from whereabouts.activities.schedule import CalendarActivities
     from whereabouts.case_schedule import CaseSchedule
+    from whereabouts.identity import Roster
     from whereabouts.school_time import Sessions
-    from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
+    from whereabouts.steps import ChaseRequest, MoreDaysRequest, RosterRequest, ScheduleRequest
     from whereabouts.times import short
 
 SelfT = TypeVar("SelfT")
@@ -74,3 +76,7 @@ async def more_school_days(req: MoreDaysRequest) -> Sessions:
 async def la_chase_after(req: ChaseRequest) -> datetime:
     summary = f"{req.days} working days after {short(req.after)}"
     return await quick_activity(CalendarActivities.la_chase_after, req, summary=summary)
+
+
+async def load_roster(req: RosterRequest) -> Roster:
+    return await quick_activity(RosterActivities.load_roster, req, summary="Who may act on this case")

@@ -76,10 +76,16 @@ class CmeCaseWorkflow(Timing):
                 first_session=self.case.first_session,
             )
             self.schedule = await self._tracked("schedule_case", schedule_case(request), mail=False)
+            if self._covered():  # the parent's explanation covers this N: correct it, no chase
+                await self._register_correction()
+                return
             if self.schedule.fallback:
                 await self._calendar_fallback(self.schedule.fallback)
             self._background(self._holiday_checks())
             self._background(self._flags_on_day1())
+            self._background(self._previous_episode())
+            self._background(self._n_code_rule())
+            self._background(self._ten_day_return())
             await self._procedure()
         except ActivityError as err:
             if self.closing is not None:
@@ -167,14 +173,15 @@ class CmeCaseWorkflow(Timing):
         base = self.referred_at or workflow.now()
         while True:
             await self._keep_calendar_ahead()
-            seen = len(self.la_decisions)
+            seen = self._la_records
             request = ChaseRequest(after=base, days=LA_CHASE_WORKING_DAYS)
             chase_at = await self._tracked("la_chase_after", la_chase_after(request), mail=False)
             self._enter(CmeStage.REFERRED, "LA decision due (chase if none)", chase_at)
-            if await self._wait(lambda n=seen: len(self.la_decisions) > n, chase_at, "LA decision"):  # type: ignore[misc]
-                base = workflow.now()
+            if await self._wait(lambda n=seen: self._la_records > n, chase_at, "LA decision"):  # type: ignore[misc]
+                base = workflow.now()  # the LA has been in touch: its next 10 working days start now
                 continue
             chase += 1
+            self.la_overdue_since = self.la_overdue_since or chase_at
             sent = await self._notice(
                 "la_chase",
                 f"Chase the LA for a decision (chase {chase})",
@@ -187,6 +194,11 @@ class CmeCaseWorkflow(Timing):
             if self._accepted(sent, "la_cme"):
                 self._log(f"LA chased by e-mail for a decision (chase {chase})", SYSTEM)
             base = chase_at
+
+    @property
+    def _la_records(self) -> int:
+        """What the LA has recorded on the case: each one restarts the wait for its decision."""
+        return len(self.la_decisions) + len(self.la_updates)
 
     async def _keep_calendar_ahead(self) -> None:
         """A case waiting months on the LA records the school's next days before it runs out of
@@ -214,7 +226,11 @@ class CmeCaseWorkflow(Timing):
         self.awaiting_call = None
         self.next_action, self.next_action_at = None, None
         self._log(f"Case closed: {closing.outcome.words}", closing.by, closing.detail)
-        await self._mis("outcome", "case_outcome", closing.outcome.value, closing.detail)
+        await self._mis_note("outcome", "case_outcome", closing.outcome.value, closing.detail)
+        await self._register_on_close(closing)
+        if closing.outcome is CmeOutcome.REMOVED_FROM_ROLL:
+            await self._removed_from_roll()
+        self._episode_memo(closing)
         await self._tell_agencies_closed(closing)
         booked = self.visit_booking
         if booked is not None and self.visit is None and booked.slot > workflow.now():

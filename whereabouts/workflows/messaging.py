@@ -18,11 +18,12 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.activities.mis import MisActivities
     from whereabouts.activities.notices import NoticeActivities
     from whereabouts.models import RiskAssessment
-    from whereabouts.steps import MisRecord, NoticeRequest, Sent
+    from whereabouts.steps import MisBatch, MisLine, NoticeRequest, Sent
     from whereabouts.times import short
 
 from whereabouts.workflows.activity_calls import mail_activity, quick_activity
-from whereabouts.workflows.state import SYSTEM, CaseState
+from whereabouts.workflows.gate import Gate
+from whereabouts.workflows.state import SYSTEM
 
 T = TypeVar("T")
 
@@ -40,10 +41,12 @@ NOTICE_WORDS = {
     "la_chase": "chase to the LA",
     "closed_after_referral": "closing notice to the LA",
     "office_task": "office task",
+    "ten_day_return": "10-day return",
+    "deletion_return": "deletion return",
 }
 
 
-class Messaging(CaseState):
+class Messaging(Gate):
     """Sends prompts, alerts and tasks; accounts for every message; writes MIS lines."""
 
     async def _tracked(self, step: str, sending: Awaitable[T], *, mail: bool = True) -> T:
@@ -140,21 +143,27 @@ class Messaging(CaseState):
         self._log(f"Task could not be e-mailed to the office or the DSL: {title}", SYSTEM)
         return False
 
-    async def _mis(self, step: str, kind: str, value: str, detail: str | None) -> None:
-        """A line for the school's MIS (an absence reason, the outcome, a note)."""
-        rec = MisRecord(
+    async def _mis(self, step: str, lines: list[MisLine]) -> None:
+        """Lines for the school's MIS (mark changes, reasons, the outcome), written together."""
+        if not lines:
+            return
+        batch = MisBatch(
             ref=self._ref(step),
             school_urn=self.case.school_urn,
             upn=self.case.pupil.upn,
-            kind=kind,
-            value=value,
-            detail=detail,
+            mis_pupil_id=getattr(self.case, "mis_pupil_id", None),
+            lines=lines,
             at=workflow.now(),
         )
-        summary = f"Record in the MIS: {kind.replace('_', ' ')}"
+        kinds = sorted({line.kind.replace("_", " ") for line in lines})
+        summary = f"Record in the MIS: {', '.join(kinds)}"
         await self._tracked(
-            step, quick_activity(MisActivities.record_in_mis, rec, summary=summary), mail=False
+            step, quick_activity(MisActivities.record_in_mis, batch, summary=summary), mail=False
         )
+
+    async def _mis_note(self, step: str, kind: str, value: str, comment: str | None) -> None:
+        """One case line (``case_outcome`` or ``note``) for the pupil's MIS record."""
+        await self._mis(step, [MisLine(step=step, kind=kind, value=value, comment=comment)])
 
     def _accepted(self, sent: list[Sent], role: str) -> list[Sent]:
         return [s for s in sent if s.accepted and s.role == role]

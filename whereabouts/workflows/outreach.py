@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.models import SafeguardingPlan
     from whereabouts.steps import (
         CallTried,
-        ContactAttempt,
         LetterRequest,
         ReferralRequest,
         VisitBooking,
@@ -26,11 +25,11 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.vocabulary import Agency, CallOutcome, CmeStage
 
 from whereabouts.workflows.activity_calls import mail_activity
-from whereabouts.workflows.staff import StaffActions
+from whereabouts.workflows.la_side import LaSide
 from whereabouts.workflows.state import SYSTEM, CallSlot
 
 
-class Outreach(StaffActions):
+class Outreach(LaSide):
     """The letter, the visit and the referral."""
 
     async def _letter(self) -> None:
@@ -171,18 +170,4 @@ class Outreach(StaffActions):
         await self._account(
             "copy of the CME referral", [x for x in sent if x.role == "dsl" and not x.accepted]
         )
-        await self._mis("referral", "note", "referred_cme", reason)
-
-    def _attempts(self) -> list[ContactAttempt]:
-        return [
-            ContactAttempt(
-                label=slot.label,
-                at=rec.at or workflow.now(),
-                by=rec.by,
-                number=rec.number,
-                outcome=rec.outcome.words,
-                note="; ".join(x for x in (rec.reason, rec.note) if x) or None,
-            )
-            for slot in CallSlot
-            if (rec := self.calls.get(slot)) is not None
-        ]
+        await self._mis_note("referral", "note", "referred_cme", reason)

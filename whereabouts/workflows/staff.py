@@ -1,15 +1,16 @@
 """What staff and the MIS may record on a case, and what they read back.
 
 Staff actions are updates with validators: an action wrong for the stage is refused with one
-sentence the staff member understands, before anything changes. The MIS's "parent responded",
-"child seen" and further marks are signals, fire-and-forget, as is a mail step's report that the
-mail server is holding its message. The risk assessment is recorded in ``risk.py``, with the rest
-of safeguarding.
+sentence the staff member understands, before anything changes. The MIS's "parent responded" and
+"child seen" are signals, fire-and-forget, as is a mail step's report that the mail server is
+holding its message. The risk assessment is recorded in ``risk.py``, with the rest of
+safeguarding; the register's marks are read in ``register.py``, and what the LA records in
+``la_side.py``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
@@ -22,16 +23,13 @@ with workflow.unsafe.imports_passed_through():
         ChildSeen,
         ChronologyEntry,
         DeliveryDelay,
-        FeedStamp,
-        LaDecisionRecord,
         MissingUpdate,
         ParentContact,
         VisitRecord,
         Withdrawal,
     )
-    from whereabouts.times import short
+    from whereabouts.times import day, short
     from whereabouts.vocabulary import (
-        CLOSING_LA_DECISIONS,
         CLOSING_VISIT_OUTCOMES,
         Agency,
         CallOutcome,
@@ -86,8 +84,9 @@ class StaffActions(Steering):
         self.awaiting_call = None
         match rec.outcome:
             case CallOutcome.SAFE_WITH_PARENT:
-                await self._mis(f"{slot}_reason", "absence_reason", rec.reason or "", rec.note)
-                self.closing = Closing(CmeOutcome.EXPLAINED_ABSENCE, rec.by, rec.reason)
+                self.closing = Closing(
+                    CmeOutcome.EXPLAINED_ABSENCE, rec.by, rec.reason, code=rec.code, until=rec.until
+                )
             case CallOutcome.NOT_REASSURED:
                 why = f"{slot.label}: the person who answered did not reassure the school the child is safe"
                 self._background(self._ask_dsl(why, concern=True))
@@ -101,6 +100,7 @@ class StaffActions(Steering):
     def _validate_call(self, rec: CallRecord) -> None:
         self._refuse_if_closed()
         self._refuse_future(rec.at, "the call")
+        self._refuse_until_before(rec.until)
         if self.awaiting_call is None:
             done = [slot for slot in CallSlot if slot in self.calls]
             if self.stage in CALL_STAGES and done:
@@ -144,23 +144,6 @@ class StaffActions(Steering):
             raise ValueError(
                 "No home visit is booked yet: visits are booked on Day 5 "
                 f"(case is at stage {self.stage.value})."
-            )
-
-    @workflow.update
-    async def record_la_decision(self, rec: LaDecisionRecord) -> CaseStatus:
-        self.la_decisions.append(rec)
-        self._log(f"LA decision: {rec.decision.words}", rec.by, rec.note)
-        if rec.decision in CLOSING_LA_DECISIONS:
-            self.closing = Closing(CLOSING_LA_DECISIONS[rec.decision], rec.by, rec.note)
-        return self._status()
-
-    @record_la_decision.validator
-    def _validate_la(self, rec: LaDecisionRecord) -> None:
-        self._refuse_if_closed()
-        if self.referred_at is None:
-            raise ValueError(
-                "This case has not been referred to the local authority yet "
-                f"(stage {self.stage.value}), so there is no LA decision to record."
             )
 
     @workflow.update
@@ -208,6 +191,13 @@ class StaffActions(Steering):
                 "No parent has reported this child missing, so there is no missing-child advice to give."
             )
 
+    def _refuse_until_before(self, until: date | None) -> None:
+        if until is not None and until < self.case.first_day_absent:
+            raise ValueError(
+                f"--until {day(until)} is before the absence began ({day(self.case.first_day_absent)}): "
+                "give the last day the child will be off."
+            )
+
     def _refuse_future(self, at: datetime | None, what: str) -> None:
         if at is not None and at > workflow.now() + FUTURE_GRACE:
             raise ValueError(
@@ -222,6 +212,7 @@ class StaffActions(Steering):
     @record_contact.validator
     def _validate_contact(self, rec: ParentContact) -> None:
         self._refuse_if_closed()
+        self._refuse_until_before(rec.until)
         if self.reported_missing_at is not None:
             raise ValueError(
                 "The parent reported this child missing, so a call from them does not close the case: "
@@ -303,23 +294,11 @@ class StaffActions(Steering):
             )
         self._publish()
 
-    @workflow.signal
-    def feed_mark(self, mark: FeedStamp) -> None:
-        """A further N mark from the MIS for this open case: noted once, never a second case."""
-        key = (mark.attendance_date.isoformat(), mark.session or "", mark.attendance_code)
-        first_day = (mark.attendance_date.isoformat(), "", mark.attendance_code)
-        if key in self.feed_marks or first_day in self.feed_marks or self.closing is not None:
-            return
-        self.feed_marks.add(key)
-        self._log(
-            f"MIS: still absent (code {mark.attendance_code})",
-            "MIS feed",
-            f"{mark.attendance_date} {mark.session or ''}".strip(),
-        )
-
     def _on_contact(self, rec: ParentContact) -> None:
         self._log("Parent made contact", rec.by, rec.reason or rec.note)
-        self.closing = Closing(CmeOutcome.PARENT_CONTACT, rec.by, rec.reason or rec.note)
+        self.closing = Closing(
+            CmeOutcome.PARENT_CONTACT, rec.by, rec.reason or rec.note, code=rec.code, until=rec.until
+        )
 
     def _on_seen(self, rec: ChildSeen) -> None:
         self._log("Child seen", rec.by, rec.where or rec.note)

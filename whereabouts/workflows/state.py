@@ -18,20 +18,23 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.case_schedule import CaseSchedule
+    from whereabouts.identity import Roster
     from whereabouts.models import (
         CallRecord,
         CaseInput,
         CaseStatus,
         ChronologyEntry,
         LaDecisionRecord,
+        LaUpdate,
         RiskAssessment,
         SafeguardingPlan,
+        SchoolEnquiry,
         VisitRecord,
     )
     from whereabouts.school_time import SchoolTime
     from whereabouts.steps import CaseRef, LetterResult, VisitBooking
     from whereabouts.times import short
-    from whereabouts.vocabulary import Agency, CmeOutcome, CmeStage, RiskStatus
+    from whereabouts.vocabulary import Agency, CmeOutcome, CmeStage, EnquiryItem, RiskStatus
 
 from whereabouts.workflows import views
 
@@ -58,12 +61,28 @@ class CallSlot(StrEnum):
 
 
 class Closing:
-    """How and by whom the case is being closed: set once, by whatever event closes it."""
+    """How and by whom the case is being closed: set once, by whatever event closes it.
 
-    def __init__(self, outcome: CmeOutcome, by: str, detail: str | None) -> None:
+    ``code``: the register code the reason calls for (staff gave it, or the register has it);
+    ``until``: the last school day the explanation covers (the child is off until Wednesday).
+    """
+
+    def __init__(
+        self,
+        outcome: CmeOutcome,
+        by: str,
+        detail: str | None,
+        *,
+        code: str | None = None,
+        until: date | None = None,
+        from_register: bool = False,
+    ) -> None:
         self.outcome = outcome
         self.by = by
         self.detail = detail
+        self.code = code
+        self.until = until
+        self.from_register = from_register  # the MIS's own mark closed it: the register has it
 
 
 class CaseClosed(Exception):
@@ -97,7 +116,17 @@ class CaseState:
         self.closing: Closing | None = None
         self.next_action: str | None = None
         self.next_action_at: datetime | None = None
-        self.feed_marks: set[tuple[str, str, str]] = {(case.first_day_absent.isoformat(), "", "N")}
+        # The register as the feed has sent it: the latest code for each (date, session); a
+        # session "" is a whole-day mark. The first N is the case's own.
+        self.marks: dict[tuple[date, str], str] = {(case.first_day_absent, case.first_session or ""): "N"}
+        self.feed_marks: set[tuple[date, str, str]] = {(case.first_day_absent, case.first_session or "", "N")}
+        self.written: dict[tuple[date, str], str] = {}  # marks written back, with the code asked for
+        self.n_rule_at: datetime | None = None  # when the office was told to replace N
+        self.ten_day_return_at: datetime | None = None
+        self.enquiries: dict[EnquiryItem, SchoolEnquiry] = {}
+        self.la_updates: list[LaUpdate] = []
+        self.la_overdue_since: datetime | None = None
+        self.removal: LaDecisionRecord | None = None
         self.delays: dict[str, str] = {}  # step -> what the operator reads while its mail waits
         self.delay_since: dict[str, datetime] = {}
         self.undelivered: list[str] = []  # messages the mail server refused, as staff read them
@@ -111,6 +140,9 @@ class CaseState:
         self.due: dict[str, datetime] = {}  # what a person owes the case, and by when
         self.dsl_asked_at: datetime | None = None
         self.holiday_checks: set[date] = set()  # holidays (by last school day) the DSL was asked about
+        self.roster: Roster | None = None  # who may act on the case (``gate.py``)
+        self.used_signatures: list[str] = []
+        self.refused_signals: set[str] = set()
         self._times: SchoolTime | None = None
         self.calendar_version = 0  # bumped when more school days are recorded
         self._side_effects: list[asyncio.Task[Any]] = []
@@ -161,6 +193,10 @@ class CaseState:
     def _status(self) -> CaseStatus:
         info = workflow.info()
         return views.status(self, case_id=info.workflow_id, opened_at=info.start_time, now=workflow.now())
+
+    def _register_view(self) -> dict[str, Any]:
+        """The register rules' part of the status (``la_side.py`` fills it in)."""
+        return {}
 
     def _refuse_if_closed(self) -> None:
         """Every staff action's validator starts here: a closed case takes nothing more."""

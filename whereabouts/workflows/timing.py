@@ -161,6 +161,10 @@ class Timing(Outreach):
         self.caught_up_at = workflow.now()
         day = self.times.day_number(workflow.now())
         overdue, now = self._where_it_stands()
+        n_rule = self._n_sessions() if workflow.now() >= self._n_rule_day() else []
+        if n_rule:
+            overdue.append(f"the 5-day N rule (Day 4, {short(self._n_rule_day())})")
+            now.append(self._n_rule_words(n_rule))
         self._log(
             f"Case behind its schedule on school day {day}: one catch-up prompt to the office",
             SYSTEM,
@@ -173,6 +177,8 @@ class Timing(Outreach):
             until,
             facts={"school_day": str(day), "overdue": "\n".join(overdue), "now": "\n".join(now)},
         )
+        if n_rule:  # the prompt asked for it: write the changes back
+            await self._replace_n(n_rule, first=True, mail=False)
 
     async def _unexplained_too_long(self, when: str) -> None:
         """Over 2 hours of school time unexplained already (a late feed, a PM mark reported in

@@ -7,6 +7,7 @@ clear by Temporal, so they name the step, never the child.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from whereabouts.workflows.state import CaseState
 
 DAY1_STAGES = (CmeStage.DAY1_CALL, CmeStage.DAY1_CALLBACK)
+MARKDOWN = re.compile(r"[\\`*_\[\]<>!|]")
 # What an operator calls what a step does, for "waiting on the mail server" and "retrying" notes.
 MAIL_LABELS = {
     "send_day3_letter": "Day 3 letter",
@@ -67,7 +69,8 @@ def pending(state: CaseState, now: datetime) -> list[str]:
     if state.visit_booking and state.visit is None and state.stage is CmeStage.HOME_VISIT:
         out.append(_due(state, "home visit outcome", now))
     if state.stage is CmeStage.REFERRED:
-        out.append("LA decision")
+        since = state.la_overdue_since
+        out.append(f"LA decision (OVERDUE since {short(since)})" if since else "LA decision")
     return out + undone(state) + list(state.delays.values())
 
 
@@ -110,12 +113,15 @@ def needs_attention(state: CaseState) -> list[str]:
 def attention(state: CaseState) -> list[str]:
     """The ``CmeAttention`` values: why the case needs a person, for the case list's filters."""
     if state.stage is CmeStage.CLOSED:
-        return []
+        # Closing writes the outcome back and tells people: a step of it stuck retrying is
+        # still an operator's business.
+        return [Attention.RETRYING.value] if state.delays else []
     reasons = {
         Attention.UNDELIVERED: bool(state.undelivered),
         Attention.ESCALATION_NOT_DELIVERED: bool({Agency.POLICE, Agency.SOCIAL_CARE} & state.not_told),
         Attention.REFERRAL_NOT_DELIVERED: Agency.LA in state.not_told,
         Attention.ADVICE_NOT_GIVEN: state.advice_pending,
+        Attention.LA_OVERDUE: state.la_overdue_since is not None,
         Attention.RETRYING: bool(state.delays),
         Attention.CALENDAR: bool(state.schedule and state.schedule.fallback),
         Attention.STOPPED: state.stopped is not None,
@@ -140,6 +146,7 @@ def status(state: CaseState, *, case_id: str, opened_at: datetime, now: datetime
         referred_at=state.referred_at,
         pending=pending(state, now),
         attention=needs_attention(state),
+        **state._register_view(),
     )
 
 
@@ -172,6 +179,12 @@ def search_attributes(state: CaseState) -> list[SearchAttributeUpdate[Any]]:
     return updates
 
 
+def plain(text: str) -> str:
+    """Markdown's own characters escaped: a reason an error gave is shown, never rendered (a
+    link or an image in it must not become one in the Web UI)."""
+    return MARKDOWN.sub(lambda m: "\\" + m.group(), text).replace("://", ":\\/\\/")
+
+
 def current_details(state: CaseState, now: datetime) -> str:
     """The Web UI's "current details" (markdown): where the case stands, without opening it."""
     outcome = state.shown_outcome
@@ -185,13 +198,13 @@ def current_details(state: CaseState, now: datetime) -> str:
     if outcome:
         lines.append(f"**Outcome:** {outcome.value}")
     if state.delays:
-        lines.append("**Delayed:** " + "; ".join(state.delays.values()))
+        lines.append("**Delayed:** " + plain("; ".join(state.delays.values())))
     if undone(state):
-        lines.append("**Waiting for:** " + "; ".join(undone(state)))
+        lines.append("**Waiting for:** " + plain("; ".join(undone(state))))
     if overdue(state, now):
-        lines.append("**Overdue:** " + "; ".join(overdue(state, now)))
+        lines.append("**Overdue:** " + plain("; ".join(overdue(state, now))))
     if needs_attention(state):
-        lines.append("**Needs attention:** " + "; ".join(needs_attention(state)))
+        lines.append("**Needs attention:** " + plain("; ".join(needs_attention(state))))
     return "\n\n".join(lines)
 
 
