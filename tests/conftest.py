@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from tests.signer import TestSigner, key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
@@ -69,10 +70,13 @@ async def register_search_attributes(client: Client) -> None:
 
 @pytest_asyncio.fixture(scope="session")
 async def env():
+    signer = TestSigner()  # every action signed by the person it names (tests/signer.py)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        interceptors=[signer],
     )
+    signer.clock = env.get_current_time  # the case judges a signature's age by the server's clock
     await register_search_attributes(env.client)
     yield env
     await env.shutdown()
@@ -88,6 +92,7 @@ async def dev_env():
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         data_converter=pydantic_data_converter,
+        interceptors=[TestSigner()],
         search_attributes=list(ALL_KEYS),
         dev_server_log_level="error",
         ui=False,
@@ -119,6 +124,7 @@ def settings(tmp_path, smtp) -> Settings:
         # Synthetic pupils on throwaway servers: the clients here speak plain JSON; the codec's
         # own tests (test_codec, test_security, test_privacy) run with a key.
         demo_unencrypted=True,
+        signing_key=key_file("T. Hale"),  # admin.py in-process acts as T. Hale (tests/signer.py)
     )
 
 
@@ -169,7 +175,23 @@ async def finish(env: WorkflowEnvironment, handle: WorkflowHandle[Any, CaseResul
         HISTORIES.mkdir(exist_ok=True)
         history = await handle.fetch_history()
         path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
+        record_workflow_id(name, handle.id)
     return result
+
+
+def record_workflow_id(name: str, workflow_id: str) -> None:
+    """A history replays under the workflow ID it ran as: every action's signature covers it."""
+    ids = workflow_ids()
+    ids[name] = workflow_id
+    (HISTORIES / "workflow-ids.txt").write_text("".join(f"{k}\t{v}\n" for k, v in sorted(ids.items())))
+
+
+def workflow_ids() -> dict[str, str]:
+    """Each recorded history's workflow ID (``tests/histories/workflow-ids.txt``)."""
+    path = HISTORIES / "workflow-ids.txt"
+    if not path.exists():
+        return {}
+    return dict(line.split("\t", 1) for line in path.read_text().splitlines() if "\t" in line)
 
 
 async def close_started() -> None:
@@ -183,10 +205,14 @@ async def close_started() -> None:
 @pytest_asyncio.fixture
 async def own_env():
     """A time-skipping server of this test's own: its clock can go where the test needs it."""
+    signer = TestSigner()  # every action signed by the person it names (tests/signer.py)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        interceptors=[signer],
     )
+    signer.clock = env.get_current_time  # the case judges a signature's age by the server's clock
+    env.signer = signer  # type: ignore[attr-defined]  # a test on examples/schools.toml signs with its keys
     await register_search_attributes(env.client)
     yield env
     await env.shutdown()

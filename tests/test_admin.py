@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from tests.conftest import TEST_DIRECTORY, close_started, until
 from tests.factories import TEST_URN, last_school_day, make_case, make_upn, school_day_before
+from tests.signer import key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import admin
 from whereabouts.cli import casefile_view as view
@@ -46,8 +47,17 @@ WHOLE_CASE = 40.0
 # Helpers and fixtures
 # --------------------------------------------------------------------------------------------
 async def cli(settings, *argv: str) -> tuple[int, str, str]:
+    """admin.py as a member of staff runs it; ``--by NAME`` here means "with NAME's own key"
+    (tests/data/keys), since the case takes the name from the key, not from the command line."""
+    args = list(argv)
+    who = "T. Hale"
+    if "--by" in args:
+        at = args.index("--by")
+        who = args[at + 1]
+        del args[at : at + 2]
+    settings = settings.model_copy(update={"signing_key": key_file(who)})
     out, err = io.StringIO(), io.StringIO()
-    code = await admin.run(list(argv), settings=settings, stdout=out, stderr=err)
+    code = await admin.run(args, settings=settings, stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -203,11 +213,11 @@ async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day
         assert sentence in err and "Nothing was changed" in err, err
     assert await entries(h) == before
 
-    # Risk: --by defaults to the login name; a judgement of risk escalates and cannot be undone.
+    # Risk: the record names the key's owner (T. Hale here), never the machine's login name.
     code, out, err = await cli(staff, "risk", h.id, "--not-at-risk", "--note", "known family, usually rings")
     assert code == 0, err
     assert (await h.query(CmeCaseWorkflow.status)).risk is RiskStatus.NOT_AT_RISK
-    assert (await entries(h))[-1].by == getpass.getuser()
+    assert (await entries(h))[-1].by == "T. Hale" != getpass.getuser()
     code, out, err = await cli(
         staff, "risk", h.id, "--at-risk", "--concern", "domestic_abuse", "other", "--by", "Dana Lead"
     )
@@ -291,7 +301,7 @@ async def test_each_closing_action_records_who_and_why(dev_env, settings, staff,
         assert f"case closed: {outcome.value.replace('_', ' ')}" in out
         last = result.chronology[-1]
         assert last.what.startswith("Case closed") and last.detail == detail
-        assert last.by == (by or getpass.getuser())
+        assert last.by == (by or "T. Hale")
     outbox = [json.loads(x) for x in settings.mis_outbox.read_text().splitlines()]
     assert {"explained_absence", "child_seen", "withdrawn"} <= {x["value"] for x in outbox}
 

@@ -50,8 +50,14 @@ def nowhere(settings):
 
 def record(*argv: str):
     """The record a command line would send, as ``admin.py`` builds it."""
-    args = admin_args.parser().parse_args(list(argv))
-    args.by = args.by or "T. Hale"
+    argv_ = list(argv)
+    by = "T. Hale"
+    if "--by" in argv_:  # who signs (admin.py takes it from the key): here, the record's ``by``
+        at = argv_.index("--by")
+        by = argv_[at + 1]
+        del argv_[at : at + 2]
+    args = admin_args.parser().parse_args(argv_)
+    args.by = by
     return admin_records.ACTIONS[args.command].record(args)[0]
 
 

@@ -203,7 +203,12 @@ def test_temporal_authorization_lets_only_our_identities_act(compose):
         for secret in service.get("secrets", []):
             assert secret not in used, f"{secret} is given to both {used[secret]} and {name}"
             used[secret] = name
-    assert {used[s]: s for s in used} == IDENTITIES
+    tokens = {s: n for s, n in used.items() if not s.endswith("-signing-key")}
+    assert {tokens[s]: s for s in tokens} == IDENTITIES
+    # Each of the services that act on cases signs with its own key (whereabouts.identity).
+    for name in ("worker", "feed", "admin"):
+        assert used[f"{name}-signing-key"] == name
+        assert services[name]["environment"]["WHEREABOUTS_SIGNING_KEY"] == f"/run/secrets/{name}-signing-key"
     for name, secret in IDENTITIES.items():
         assert declared[secret]["file"].startswith("./secrets/"), secret
         env = services[name]["environment"]

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.conftest import TEST_DIRECTORY, binary
 from tests.factories import make_case
+from tests.signer import key_file
 from whereabouts.devstack import mailcatcher
 from whereabouts.search import CLI_TYPES
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -84,6 +85,7 @@ async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp
         "WHEREABOUTS_TASK_QUEUE": queue,
         "WHEREABOUTS_SCHOOL_DAY_SECONDS": str(DAY),
         "WHEREABOUTS_DEMO_UNENCRYPTED": "1",  # the test's own client reads the cases in plain JSON
+        "WHEREABOUTS_SIGNING_KEY": str(key_file("Whereabouts worker")),  # the worker's own key
     }
     server = start_server(db, port, log)
     worker = None
@@ -118,7 +120,7 @@ async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp
         client = await connect(port)
         worker = start_worker(env, log)
         # Every case carries on to its Day 10 referral. A step that was in flight when the worker
-        # died is retried after its heartbeat timeout (60 s), so allow for that.
+        # died is retried after its heartbeat timeout (20 s), so allow for that.
         for _ in range(200):
             current = await statuses(client, ids)
             if all(s.referred_at is not None for s in current):

@@ -16,7 +16,7 @@ from datetime import date
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.common import WorkflowIDReusePolicy
 
-from tests.conftest import STARTED, close_started, until
+from tests.conftest import STARTED, close_started, record_workflow_id, until
 from tests.factories import make_case
 from tests.test_case_paths import HISTORIES
 from whereabouts.activities.deps import Deps
@@ -105,6 +105,7 @@ async def test_smtp_outage_delays_mail_shows_delay_and_nothing_else_stalls(dev_e
             if os.environ.get("WHEREABOUTS_RECORD_HISTORIES") or not path.exists():
                 history = await waiting.fetch_history()
                 path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
+                record_workflow_id("mail_outage_delay", waiting.id)
         finally:
             await close_started()
             if controller is not None:

@@ -22,6 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.conftest import STARTED, until
 from tests.factories import make_case
+from tests.signer import TestSigner
 from whereabouts.activities.deps import Deps
 from whereabouts.codec import CodecKeyError, EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.codec_server import TokenAuth, build_app
@@ -82,6 +83,7 @@ async def test_history_on_the_server_holds_no_personal_data(dev_env, settings, s
         dev_env.client.service_client,
         namespace=dev_env.client.namespace,
         data_converter=dataclasses.replace(pydantic_data_converter, payload_codec=codec),
+        interceptors=[TestSigner()],  # staff sign their actions (tests/signer.py)
     )
     case_id = await escalated_case(client, settings)
     raw = await dev_env.client.get_workflow_handle(case_id).fetch_history()  # no codec
@@ -127,7 +129,12 @@ async def test_the_dev_servers_database_and_log_hold_no_personal_data_and_are_pr
                 await asyncio.sleep(0.5)
         assert server is not None, (state / "temporal.log").read_text()
         settings.codec_keys = SecretStr(new_key_spec("db-test"))
-        client = Client(server.service_client, namespace="default", data_converter=data_converter(settings))
+        client = Client(
+            server.service_client,
+            namespace="default",
+            data_converter=data_converter(settings),
+            interceptors=[TestSigner()],
+        )
         case_id = await escalated_case(client, settings)
         await client.get_workflow_handle(case_id).terminate("test finished")
         STARTED.clear()

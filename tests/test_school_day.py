@@ -262,6 +262,7 @@ async def test_the_visit_comes_after_the_letters_deadline_and_the_letter_says_wh
 async def oakfield(own_env, settings):
     """A worker whose directory is the example one: Oakfield's real terms, with their holidays."""
     settings.directory_path = ROOT / "examples" / "schools.toml"
+    own_env.signer.examples = True  # its people are the demo ones (examples/keys/)
     async with build_worker(own_env.client, settings, Deps.from_settings(settings)):
         yield own_env
         await close_started()

@@ -31,6 +31,7 @@ from temporalio.exceptions import ApplicationError
 
 from tests.conftest import BIN, ROOT, STARTED, TEST_DIRECTORY, until_stage
 from tests.factories import make_case
+from tests.signer import key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Mail, build_message, deliver
 from whereabouts.cli import admin
@@ -179,9 +180,7 @@ async def test_a_plain_temporal_cli_cannot_close_change_or_mark_a_case(dev_env, 
         )
         assert "Robin" in out.getvalue() and FORGER not in out.getvalue()
         out, err = io.StringIO(), io.StringIO()
-        code = await admin.run(
-            ["call", handle.id, "no_answer", "--by", "T. Hale"], settings=settings, stdout=out, stderr=err
-        )
+        code = await admin.run(["call", handle.id, "no_answer"], settings=settings, stdout=out, stderr=err)
         assert code == 0, err.getvalue()
         moved = await handle.query(CmeCaseWorkflow.status)
         assert moved.model_dump() != after.model_dump()
@@ -263,6 +262,7 @@ def test_production_refuses_plain_smtp_unless_explicitly_allowed(tmp_path):
         tmp_path,
         WHEREABOUTS_ENVIRONMENT="production",
         WHEREABOUTS_CODEC_KEYS=new_key_spec("smtp-test"),
+        WHEREABOUTS_SIGNING_KEY=str(key_file("Whereabouts worker")),
         WHEREABOUTS_SMTP_SECURITY="none",
     )
     ran = _run("worker.py", env=prod, cwd=tmp_path)

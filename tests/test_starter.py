@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ROOT, STARTED, TEST_DIRECTORY, close_started, until_settled
 from tests.factories import TEST_URN, last_school_day, make_upn, school_day_before
+from tests.signer import key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import starter
 from whereabouts.directory import load_directory
@@ -489,6 +490,7 @@ def _env(dev_env, settings, **extra: str) -> dict[str, str]:
         "WHEREABOUTS_TASK_QUEUE": settings.task_queue,
         "WHEREABOUTS_VAR_DIR": str(settings.var_dir),
         "WHEREABOUTS_DEMO_UNENCRYPTED": "1",  # no codec key there: the in-process worker reads plain
+        "WHEREABOUTS_SIGNING_KEY": str(key_file("MIS feed")),  # starter.py signs as the feed
         **extra,
     }
 

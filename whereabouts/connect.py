@@ -11,10 +11,10 @@ import dataclasses
 import inspect
 import logging
 from pathlib import Path
-from typing import Any
 
 import temporalio.client
 import temporalio.worker
+import temporalio.workflow
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -23,7 +23,9 @@ from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from whereabouts.codec import KEY_FILE, CodecKeyError, EncryptionCodec, local_keys, parse_keys
-from whereabouts.settings import Settings
+from whereabouts.identity import load_key
+from whereabouts.settings import ROOT, Settings
+from whereabouts.signing import Signer
 
 log = logging.getLogger("whereabouts.connect")
 
@@ -101,10 +103,14 @@ class DropMalformedSignals(temporalio.client.Interceptor, temporalio.worker.Inte
 
 class _SignalsThatFit(temporalio.worker.WorkflowInboundInterceptor):
     async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
-        handler: Any = workflow.get_signal_handler(input.signal) or workflow.get_dynamic_signal_handler()
-        if handler is not None:
+        # The handler as defined (an async handler is handed out wrapped in ``(*args)``, which
+        # would bind anything), with the workflow object as its first argument.
+        defn = temporalio.workflow._Definition.from_class(type(workflow.instance()))
+        signal = defn.signals.get(input.signal) or defn.signals.get(None) if defn else None
+        if signal is not None:
+            args = (workflow.instance(), *input.args) if signal.is_method else tuple(input.args)
             try:
-                inspect.signature(handler).bind(*input.args)
+                inspect.signature(signal.fn).bind(*args)
             except TypeError:
                 workflow.logger.warning(
                     "dropped signal %s: %d argument(s), which its handler does not take",
@@ -167,10 +173,39 @@ async def _follow_key_file(client: Client, path: Path, every: float) -> None:
             log.warning("cannot read %s: %s (keeping the last credential)", path, exc.strerror)
 
 
+DEMO_KEYS = ROOT / "examples" / "keys"  # the local stack's throwaway identities
+
+
+def signer_for(settings: Settings, signs_as: str) -> Signer:
+    """The signer for this process's actions (``CodecKeyError``, one line, where there is no
+    usable key): ``WHEREABOUTS_SIGNING_KEY``, else locally the demo key for ``signs_as`` (staff,
+    feed or worker). Production insists on its own key and refuses the published demo ones."""
+    production = settings.environment == "production"
+    path = settings.signing_key
+    if path is None:
+        if production:
+            raise CodecKeyError(
+                f"WHEREABOUTS_SIGNING_KEY is not set: production signs every action with this "
+                f"{signs_as}'s own key (`admin.py keygen FILE` makes one for the directory)"
+            )
+        path = DEMO_KEYS / f"{signs_as}.key"
+    if production and path.resolve().parent == DEMO_KEYS:
+        raise CodecKeyError(f"{path} is a published demo key: production needs a key of its own")
+    try:
+        return Signer(load_key(path))
+    except KeyError as exc:
+        raise CodecKeyError(str(exc.args[0])) from None
+
+
 async def connect(
-    settings: Settings, runtime: Runtime | None = None, *, follow_every: float = 60.0
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    follow_every: float = 60.0,
+    signs_as: str = "staff",
 ) -> Client:
     converter = data_converter(settings)  # no usable key: refused here, before any connection
+    signer = signer_for(settings, signs_as)
     key = api_key(settings)
     try:
         client = await Client.connect(
@@ -180,7 +215,7 @@ async def connect(
             tls=tls_config(settings),
             api_key=key,
             runtime=runtime,
-            interceptors=[DropMalformedSignals()],
+            interceptors=[DropMalformedSignals(), signer],
         )
     except RuntimeError as exc:
         raise TemporalUnreachable(

@@ -75,10 +75,11 @@ ACTION_ROLES: dict[str, tuple[Role, ...]] = {
     "withdraw": (*_SAFEGUARDING, Role.HEAD),
     "record_la_decision": (Role.LA_OFFICER,),
     "record_la_update": (Role.LA_OFFICER,),
-    # Signals
-    "feed_mark": (Role.FEED,),
-    "parent_responded": (Role.FEED, *_SCHOOL_STAFF),
-    "child_seen": (Role.FEED, *_SCHOOL_STAFF),
+    # Signals. The worker may speak for the feed: the Schedule's drop-folder import runs in it
+    # (whereabouts/feed/drop.py), and the worker runs every case's logic anyway.
+    "feed_mark": (Role.FEED, Role.WORKER),
+    "parent_responded": (Role.FEED, Role.WORKER, *_SCHOOL_STAFF),
+    "child_seen": (Role.FEED, Role.WORKER, *_SCHOOL_STAFF),
     "delivery_delayed": (Role.WORKER,),
 }
 

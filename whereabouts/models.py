@@ -298,6 +298,7 @@ class ChronologyEntry(_Model):
 class CaseStatus(_Model):
     case_id: str
     school_urn: str
+    acted_by: str | None = Field(default=None, description="who the last verified action came from")
     stage: CmeStage
     risk: RiskStatus
     next_action: str | None = None

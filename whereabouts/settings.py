@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     environment: str = Field(default="local", pattern="^(local|production)$")
     codec_keys: SecretStr | None = None  # "id1:base64key,id2:base64key", newest last
     demo_unencrypted: bool = False
+    # This process's own signing key (``whereabouts.identity``): a member of staff's for admin.py,
+    # the feed's for starter.py, the worker's for the worker. Locally, unset: the demo keys in
+    # examples/keys/ (which production refuses).
+    signing_key: Path | None = None
     # The codec server. Locally: a token (var/codec-token), presented once to sign a browser in.
     # In production: the Web UI user's own access token (a JWT), checked against the identity
     # provider's keys (codec_jwks_url) or a shared HS256 secret, and the permission it must carry.

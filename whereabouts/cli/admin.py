@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -60,6 +61,7 @@ from whereabouts.cli.admin_records import ACTIONS, StaffRecord, invalid
 from whereabouts.cli.admin_times import Misused
 from whereabouts.cli.common import CommandError, exit_now, first_line, load_settings, open_client, run_main
 from whereabouts.directory_checks import directory_warnings
+from whereabouts.identity import new_key
 from whereabouts.settings import Settings
 from whereabouts.vocabulary import CmeOutcome
 
@@ -96,10 +98,12 @@ async def run(
 
 
 async def _run(args: argparse.Namespace, settings: Settings | None, out: TextIO, err: TextIO) -> int:
+    if args.command == "keygen":
+        return keygen(args, out)
     record: StaffRecord | None = None
     closes: CmeOutcome | None = None
     if args.command in ACTIONS:
-        args.by = args.by or login()
+        args.by = login()
         try:  # the words are checked before anything is sent
             record, closes = ACTIONS[args.command].record(args)
         except ValidationError as exc:
@@ -143,3 +147,22 @@ def console_main() -> None:
 
 if __name__ == "__main__":
     console_main()
+
+
+def keygen(args: argparse.Namespace, out: TextIO) -> int:
+    """A new key pair; the directory entry to add, printed (the private key stays in FILE)."""
+    try:
+        public = new_key(args.file)
+    except FileExistsError:
+        raise CommandError(USAGE, f"{args.file} exists: a key is never overwritten") from None
+    except OSError as exc:
+        raise CommandError(USAGE, f"cannot write {args.file}: {exc.strerror}") from None
+    lines = ["[[people]]", f"name = {json.dumps(args.name)}", f"roles = {json.dumps(args.roles)}"]
+    if args.schools:
+        lines.append(f"schools = {json.dumps(args.schools)}")
+    if args.las:
+        lines.append(f"las = {json.dumps(args.las)}")
+    lines.append(f'public_key = "{public}"')
+    out.write("\n".join(lines) + "\n")
+    out.write(f"# add this to the school directory; then act with WHEREABOUTS_SIGNING_KEY={args.file}\n")
+    return 0

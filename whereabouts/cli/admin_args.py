@@ -16,8 +16,10 @@ import re
 from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 
 from whereabouts.cli.admin_times import due_date, past_time
+from whereabouts.identity import Role
 from whereabouts.vocabulary import (
     Agency,
     CallOutcome,
@@ -74,7 +76,8 @@ def school_date(text: str) -> date:
 
 
 def login() -> str:
-    """Who is recording, when --by is not given: the person logged in to this machine."""
+    """This machine's login name, sent as a hint only: the case writes the name the directory
+    gives the key that signed the action (``whereabouts.identity``), never what a client says."""
     try:
         return getpass.getuser()
     except Exception:  # no login name (some containers): still record, but say so
@@ -115,6 +118,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("case", metavar="CASE", help="case ID (cme-<URN>-<UPN>) or UPN")
     p.add_argument("--json", action="store_true", help="status and chronology as JSON")
 
+    p = sub.add_parser(
+        "keygen",
+        help="make your signing key; prints the directory entry with its public key",
+        description="Make a key pair for signing your actions (the private key FILE, readable by "
+        "you only; it is never overwritten) and print the [[people]] entry for the school "
+        "directory with its public key. Use it with WHEREABOUTS_SIGNING_KEY=FILE.",
+    )
+    p.add_argument("file", metavar="FILE", type=Path, help="where to write the private key")
+    p.add_argument("--name", required=True, help="your name as the chronology should show it")
+    p.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="a role you hold (repeat for several)",
+    )
+    p.add_argument("--school", dest="schools", action="append", default=[], metavar="URN")
+    p.add_argument("--la", dest="las", action="append", default=[], metavar="CODE")
+
     def action(name: str, help: str, description: str) -> argparse.ArgumentParser:
         a = sub.add_parser(name, help=help, description=description)
         a.add_argument("case", metavar="CASE", help="case ID (cme-<URN>-<UPN>) or UPN")
@@ -124,9 +147,6 @@ def parser() -> argparse.ArgumentParser:
         a.add_argument(
             dest, metavar=dest.upper(), type=vocabulary(kind, noun), help=f"one of: {one_of(kind)}"
         )
-
-    def by(a: argparse.ArgumentParser) -> None:
-        a.add_argument("--by", metavar="NAME", help="who did it (default: your login name)")
 
     def explanation(a: argparse.ArgumentParser) -> None:
         a.add_argument(
@@ -165,7 +185,6 @@ def parser() -> argparse.ArgumentParser:
     at(p, "the call was made")
     p.add_argument("--number", metavar="TEXT", help="the number that was rung")
     p.add_argument("--note")
-    by(p)
 
     p = action(
         "risk",
@@ -189,7 +208,6 @@ def parser() -> argparse.ArgumentParser:
         help=f"one or more of: {one_of(RiskConcern)}",
     )
     p.add_argument("--note")
-    by(p)
 
     p = action(
         "visit",
@@ -211,7 +229,6 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the visitors came away worried about the child: the DSL is told (say why in --note)",
     )
-    by(p)
 
     p = action(
         "plan",
@@ -236,7 +253,6 @@ def parser() -> argparse.ArgumentParser:
         help=f"one of: {one_of(VisitPlan)}",
     )
     p.add_argument("--note", required=True, help="the plan, in the DSL's words (who does what, and when)")
-    by(p)
 
     p = action(
         "still-missing",
@@ -246,7 +262,6 @@ def parser() -> argparse.ArgumentParser:
         "closes it.",
     )
     p.add_argument("--note", help="what the parent said, and when")
-    by(p)
 
     p = action(
         "contact",
@@ -257,12 +272,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="what the parent said")
     explanation(p)
     p.add_argument("--note")
-    by(p)
 
     p = action("seen", "the child has been seen (closes the case)", "The child has been seen.")
     p.add_argument("--where", metavar="TEXT", help="where, or by whom")
     p.add_argument("--note")
-    by(p)
 
     p = action(
         "la-decision",
@@ -274,7 +287,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--note")
     p.add_argument("--new-address", metavar="TEXT", help="remove_from_roll: a new address, if known")
     p.add_argument("--new-school", metavar="TEXT", help="remove_from_roll: a new school, if known")
-    by(p)
 
     p = action(
         "la-update",
@@ -287,7 +299,6 @@ def parser() -> argparse.ArgumentParser:
     word(p, "kind", LaUpdateKind, "an LA update")
     p.add_argument("--note", required=True, help="what the LA did, found or tells the school")
     p.add_argument("--complete", action="store_true", help="enquiry: finished, the child not found")
-    by(p)
 
     p = action(
         "enquiry",
@@ -299,11 +310,9 @@ def parser() -> argparse.ArgumentParser:
     )
     word(p, "item", EnquiryItem, "an enquiry")
     p.add_argument("--note", help="whom you asked and what they said")
-    by(p)
 
     p = action("withdraw", "close a case opened in error", "Withdraw the case, with the reason.")
     p.add_argument("--reason", required=True)
-    by(p)
 
     p = action(
         "notified",
@@ -315,7 +324,6 @@ def parser() -> argparse.ArgumentParser:
     word(p, "agency", Agency, "an agency")
     at(p, "they were told")
     p.add_argument("--note", help="who was told, and what was said")
-    by(p)
 
     p = action(
         "advised",
@@ -326,5 +334,4 @@ def parser() -> argparse.ArgumentParser:
     )
     at(p, "it was given")
     p.add_argument("--note", help="to whom, and how")
-    by(p)
     return top

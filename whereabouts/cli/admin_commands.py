@@ -263,7 +263,7 @@ async def cmd_action(
         if exc.status is RPCStatusCode.NOT_FOUND:  # closed between our look and the update
             raise closed from None
         raise
-    out.write(f"{desc.id}: recorded by {record.by}.\n")
+    out.write(f"{desc.id}: recorded by {status.acted_by or record.by}.\n")  # as the case verified it
     if closes is not None:
         out.write(await _closing(handle, desc.id, closes, waits) + "\n")
         return OK

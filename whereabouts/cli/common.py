@@ -45,14 +45,16 @@ def load_settings(bad_setup: int) -> Settings:
         raise CommandError(bad_setup, f"settings: WHEREABOUTS_{where.upper()}: {first['msg']}") from None
 
 
-async def open_client(settings: Settings, *, unreachable: int, bad_setup: int) -> Client:
+async def open_client(
+    settings: Settings, *, unreachable: int, bad_setup: int, signs_as: str = "staff"
+) -> Client:
     """A Temporal client, or a ``CommandError`` with the command's own code for each failure.
 
     Each command documents its own exit codes (``starter.py`` says 3 for Temporal unreachable,
     ``admin.py`` says 4), so the caller passes them in.
     """
     try:
-        return await connect(settings)
+        return await connect(settings, signs_as=signs_as)
     except TemporalUnreachable as exc:
         raise CommandError(unreachable, str(exc)) from None
     except CodecKeyError as exc:

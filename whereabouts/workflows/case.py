@@ -67,8 +67,11 @@ class CmeCaseWorkflow(Timing):
         )
 
     async def _carried_out(self) -> None:
-        """The schedule, then the procedure; a step that fails for good is shown, never fatal."""
+        """Who may act, the schedule, then the procedure; a step that fails for good is shown,
+        never fatal."""
         try:
+            await self._load_roster()  # every update and signal is checked against it (gate.py)
+            self._background(self._keep_roster_fresh())
             request = ScheduleRequest(
                 school_urn=self.case.school_urn,
                 first_day_absent=self.case.first_day_absent,

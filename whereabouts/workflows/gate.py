@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.identity import Person, check
@@ -43,28 +44,56 @@ class Gate(CaseState):
                 return
             self.roster = await load_roster(RosterRequest(school_urn=self.case.school_urn))
 
-    def _check(self, rec: Any, action: str) -> Person:
-        """For a validator: the verified person, or ValueError with the sentence to show."""
+    def _check(self, rec: Any, action: str) -> None:
+        """For a validator: refuse (ValueError, the sentence to show) what can be refused now.
+
+        Until the roster has loaded (the first moments of a case) only the signature's presence
+        can be checked here; the handler waits for the roster and checks the rest (``_acting``).
+        """
         signed = getattr(rec, "signed", None)
-        person = check(self.roster, action, self._case_id, record_json(rec), signed, workflow.now())
         if signed is not None and signed.value in self.used_signatures:
             raise ValueError("This exact action was recorded already: nothing more was recorded.")
-        return person
+        if self.roster is None:
+            if signed is None:
+                check(None, action, self._case_id, "", None, workflow.now())  # raises: not signed
+            return
+        check(self.roster, action, self._case_id, record_json(rec), signed, workflow.now())
 
-    def _acting(self, rec: R, action: str) -> R:
-        """For a handler (after its validator passed): the record with the verified name as ``by``."""
+    async def _acting(self, rec: R, action: str) -> R:
+        """For a handler (after its validator passed): the record with the verified name as ``by``.
+
+        A check the validator could not make yet (no roster) is made here, and a refusal fails
+        the update alone (ApplicationError), never the case.
+        """
+        if self.roster is None:  # (only then: a wait lets the procedure move on meanwhile)
+            await workflow.wait_condition(lambda: self.roster is not None)
         signed = getattr(rec, "signed", None)
-        person = self.roster.by_key(signed.key_id) if self.roster and signed else None
-        if signed is not None:
-            self.used_signatures.append(signed.value)
-            del self.used_signatures[:-USED_KEPT]
-        name = person.name if person else "unverified"
-        return rec.model_copy(update={"by": name}) if "by" in type(rec).model_fields else rec  # type: ignore[attr-defined]
-
-    def _signal_ok(self, rec: Any, action: str) -> bool:
-        """A signal is taken only from someone whose key and role the case can verify."""
         try:
-            self._check(rec, action)
+            person = self._verified(rec, action)
+        except ValueError as refusal:
+            raise ApplicationError(str(refusal), type="Refused", non_retryable=True) from None
+        assert signed is not None
+        self.used_signatures.append(signed.value)
+        del self.used_signatures[:-USED_KEPT]
+        self.acted_by = person.name
+        if "by" in type(rec).model_fields:  # type: ignore[attr-defined]
+            return rec.model_copy(update={"by": person.name})  # type: ignore[attr-defined]
+        return rec
+
+    def _verified(self, rec: Any, action: str) -> Person:
+        signed = getattr(rec, "signed", None)
+        if signed is not None and signed.value in self.used_signatures:
+            raise ValueError("This exact action was recorded already: nothing more was recorded.")
+        return check(self.roster, action, self._case_id, record_json(rec), signed, workflow.now())
+
+    async def _signal_ok(self, rec: Any, action: str) -> Person | None:
+        """A signal is taken only from someone whose key and role the case can verify; anything
+        else is dropped and written down once, so a forged "child seen" neither closes nor wedges
+        the case."""
+        if self.roster is None:
+            await workflow.wait_condition(lambda: self.roster is not None)
+        try:
+            person = self._verified(rec, action)
         except ValueError as refusal:
             if action not in self.refused_signals:
                 self.refused_signals.add(action)
@@ -73,8 +102,8 @@ class Gate(CaseState):
                     SYSTEM,
                     str(refusal),
                 )
-            return False
+            return None
         signed = rec.signed
         self.used_signatures.append(signed.value)
         del self.used_signatures[:-USED_KEPT]
-        return True
+        return person

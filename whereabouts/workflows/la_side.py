@@ -142,6 +142,7 @@ class LaSide(Register):
     # ------------------------------------------------------------------------------------
     @workflow.update
     async def record_enquiry(self, rec: SchoolEnquiry) -> CaseStatus:
+        rec = await self._acting(rec, "record_enquiry")
         self.enquiries[rec.item] = rec
         self._log(f"School enquiry recorded: {ENQUIRY_WORDS[rec.item]}", rec.by, rec.note)
         self._publish()
@@ -149,6 +150,7 @@ class LaSide(Register):
 
     @record_enquiry.validator
     def _validate_enquiry(self, rec: SchoolEnquiry) -> None:
+        self._check(rec, "record_enquiry")
         self._refuse_if_closed()
         match rec.item:
             case EnquiryItem.CALLS if not self.calls:
@@ -164,6 +166,7 @@ class LaSide(Register):
 
     @workflow.update
     async def record_la_update(self, rec: LaUpdate) -> CaseStatus:
+        rec = await self._acting(rec, "record_la_update")
         self.la_updates.append(rec)
         self.la_overdue_since = None
         if rec.kind is LaUpdateKind.ENQUIRY:
@@ -176,6 +179,7 @@ class LaSide(Register):
 
     @record_la_update.validator
     def _validate_la_update(self, rec: LaUpdate) -> None:
+        self._check(rec, "record_la_update")
         self._refuse_if_closed()
         if self.referred_at is None and self.ten_day_return_at is None:
             raise ValueError(
@@ -190,6 +194,7 @@ class LaSide(Register):
     # ------------------------------------------------------------------------------------
     @workflow.update
     async def record_la_decision(self, rec: LaDecisionRecord) -> CaseStatus:
+        rec = await self._acting(rec, "record_la_decision")
         self.la_decisions.append(rec)
         self.la_overdue_since = None
         self._log(f"LA decision: {rec.decision.words}", rec.by, rec.note)
@@ -202,6 +207,7 @@ class LaSide(Register):
 
     @record_la_decision.validator
     def _validate_la(self, rec: LaDecisionRecord) -> None:
+        self._check(rec, "record_la_decision")
         self._refuse_if_closed()
         if self.referred_at is None:
             raise ValueError(

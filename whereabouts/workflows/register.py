@@ -59,9 +59,9 @@ class Register(StaffActions):
     # Marks in
     # ------------------------------------------------------------------------------------
     @workflow.signal
-    def feed_mark(self, mark: FeedStamp) -> None:
+    async def feed_mark(self, mark: FeedStamp) -> None:
         """A mark from the MIS for this pupil: kept once, then read as the regulations mean it."""
-        if self.closing is not None:
+        if await self._signal_ok(mark, "feed_mark") is None or self.closing is not None:
             return
         on, session, code = mark.attendance_date, mark.session or "", mark.attendance_code.upper()
         if not at_or_after(on, session, self.case.first_day_absent, self.case.first_session):

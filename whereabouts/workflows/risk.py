@@ -207,6 +207,7 @@ class Safeguarding(Messaging):
 
     @workflow.update
     async def record_risk(self, rec: RiskAssessment) -> CaseStatus:
+        rec = await self._acting(rec, "record_risk")
         was = self.risk
         self.assessment = rec
         self.assessments.append(rec)
@@ -236,6 +237,7 @@ class Safeguarding(Messaging):
 
     @record_risk.validator
     def _validate_risk(self, rec: RiskAssessment) -> None:
+        self._check(rec, "record_risk")
         self._refuse_if_closed()
         if self.risk is RiskStatus.ESCALATED and not rec.at_risk and not (rec.note and len(rec.note) >= 10):
             raise ValueError(

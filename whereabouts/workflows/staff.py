@@ -66,6 +66,7 @@ class StaffActions(Steering):
     # ------------------------------------------------------------------------------------
     @workflow.update
     async def record_call(self, rec: CallRecord) -> CaseStatus:
+        rec = await self._acting(rec, "record_call")
         slot = self.awaiting_call
         assert slot is not None
         # The chronology entry is when it was recorded; a call made earlier says when it was made.
@@ -98,6 +99,7 @@ class StaffActions(Steering):
 
     @record_call.validator
     def _validate_call(self, rec: CallRecord) -> None:
+        self._check(rec, "record_call")
         self._refuse_if_closed()
         self._refuse_future(rec.at, "the call")
         self._refuse_until_before(rec.until)
@@ -116,6 +118,7 @@ class StaffActions(Steering):
 
     @workflow.update
     async def record_visit(self, rec: VisitRecord) -> CaseStatus:
+        rec = await self._acting(rec, "record_visit")
         self.visit = rec
         self._log(
             f"Home visit: {rec.outcome.words}",
@@ -134,6 +137,7 @@ class StaffActions(Steering):
 
     @record_visit.validator
     def _validate_visit(self, rec: VisitRecord) -> None:
+        self._check(rec, "record_visit")
         self._refuse_if_closed()
         if self.visit is not None:
             raise ValueError(
@@ -148,6 +152,7 @@ class StaffActions(Steering):
 
     @workflow.update
     async def record_agency_told(self, rec: AgencyTold) -> CaseStatus:
+        rec = await self._acting(rec, "record_agency_told")
         """Staff told an agency by phone what an e-mail could not: the escalation, the referral."""
         at = rec.at or workflow.now()
         words = views.AGENCY_WORDS[rec.agency]
@@ -160,6 +165,7 @@ class StaffActions(Steering):
 
     @record_agency_told.validator
     def _validate_agency_told(self, rec: AgencyTold) -> None:
+        self._check(rec, "record_agency_told")
         self._refuse_if_closed()
         self._refuse_future(rec.at, "the call")
         if rec.agency is Agency.LA and self.referred_at is None:
@@ -174,6 +180,7 @@ class StaffActions(Steering):
 
     @workflow.update
     async def record_advice_given(self, rec: AdviceGiven) -> CaseStatus:
+        rec = await self._acting(rec, "record_advice_given")
         """Staff gave the parent the missing-child advice themselves."""
         at = rec.at or workflow.now()
         detail = "; ".join(x for x in (f"at {short(at)}", rec.note) if x)
@@ -184,6 +191,7 @@ class StaffActions(Steering):
 
     @record_advice_given.validator
     def _validate_advice(self, rec: AdviceGiven) -> None:
+        self._check(rec, "record_advice_given")
         self._refuse_if_closed()
         self._refuse_future(rec.at, "the advice")
         if self.reported_missing_at is None:
@@ -206,11 +214,13 @@ class StaffActions(Steering):
 
     @workflow.update
     async def record_contact(self, rec: ParentContact) -> CaseStatus:
+        rec = await self._acting(rec, "record_contact")
         self._on_contact(rec)
         return self._status()
 
     @record_contact.validator
     def _validate_contact(self, rec: ParentContact) -> None:
+        self._check(rec, "record_contact")
         self._refuse_if_closed()
         self._refuse_until_before(rec.until)
         if self.reported_missing_at is not None:
@@ -222,6 +232,7 @@ class StaffActions(Steering):
 
     @workflow.update
     async def record_still_missing(self, rec: MissingUpdate) -> CaseStatus:
+        rec = await self._acting(rec, "record_still_missing")
         """The parent rings back: the child is still missing. The case stays open; the DSL hears."""
         self._log("Parent: the child is still missing", rec.by, rec.note)
         self._background(
@@ -231,35 +242,42 @@ class StaffActions(Steering):
 
     @record_still_missing.validator
     def _validate_still_missing(self, rec: MissingUpdate) -> None:
+        self._check(rec, "record_still_missing")
         self._refuse_if_closed()
         if self.reported_missing_at is None:
             raise ValueError("No parent has reported this child missing; record a call or contact instead.")
 
     @workflow.update
     async def record_seen(self, rec: ChildSeen) -> CaseStatus:
+        rec = await self._acting(rec, "record_seen")
         self._on_seen(rec)
         return self._status()
 
     @record_seen.validator
     def _validate_seen(self, rec: ChildSeen) -> None:
+        self._check(rec, "record_seen")
         self._refuse_if_closed()
 
     @workflow.update
     async def withdraw(self, rec: Withdrawal) -> CaseStatus:
+        rec = await self._acting(rec, "withdraw")
         self.closing = Closing(CmeOutcome.WITHDRAWN, rec.by, rec.reason)
         return self._status()
 
     @withdraw.validator
     def _validate_withdraw(self, rec: Withdrawal) -> None:
+        self._check(rec, "withdraw")
         self._refuse_if_closed()
 
     # ------------------------------------------------------------------------------------
     # MIS events and mail reports: signals, fire-and-forget
     # ------------------------------------------------------------------------------------
     @workflow.signal
-    def parent_responded(self, rec: ParentContact) -> None:
-        if self.closing is not None:
+    async def parent_responded(self, rec: ParentContact) -> None:
+        person = await self._signal_ok(rec, "parent_responded")
+        if person is None or self.closing is not None:
             return
+        rec = rec.model_copy(update={"by": person.name})
         if self.reported_missing_at is not None:  # a missing child is found only when seen
             self._log(
                 "Parent made contact (the child was reported missing: the case stays open)",
@@ -273,13 +291,16 @@ class StaffActions(Steering):
         self._on_contact(rec)
 
     @workflow.signal
-    def child_seen(self, rec: ChildSeen) -> None:
-        if self.closing is None:
-            self._on_seen(rec)
+    async def child_seen(self, rec: ChildSeen) -> None:
+        person = await self._signal_ok(rec, "child_seen")
+        if person is not None and self.closing is None:
+            self._on_seen(rec.model_copy(update={"by": person.name}))
 
     @workflow.signal
-    def delivery_delayed(self, delay: DeliveryDelay) -> None:
+    async def delivery_delayed(self, delay: DeliveryDelay) -> None:
         """A mail step keeps failing and is being retried: say so where the operator looks."""
+        if await self._signal_ok(delay, "delivery_delayed") is None:
+            return
         label = views.mail_label(delay.activity, delay.step)
         mail = delay.activity in views.MAIL_LABELS
         first = delay.step not in self.delays

@@ -143,6 +143,7 @@ class CaseState:
         self.roster: Roster | None = None  # who may act on the case (``gate.py``)
         self.used_signatures: list[str] = []
         self.refused_signals: set[str] = set()
+        self.acted_by: str | None = None  # the last verified person, for admin.py's answer
         self._times: SchoolTime | None = None
         self.calendar_version = 0  # bumped when more school days are recorded
         self._side_effects: list[asyncio.Task[Any]] = []

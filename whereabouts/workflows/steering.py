@@ -60,6 +60,7 @@ class Steering(Safeguarding):
 
     @workflow.update
     async def record_plan(self, rec: SafeguardingPlan) -> CaseStatus:
+        rec = await self._acting(rec, "record_plan")
         self.plan = rec
         self._log(f"Safeguarding plan: letter {rec.letter.words}, visit {rec.visit.words}", rec.by, rec.note)
         self._publish()
@@ -67,6 +68,7 @@ class Steering(Safeguarding):
 
     @record_plan.validator
     def _validate_plan(self, rec: SafeguardingPlan) -> None:
+        self._check(rec, "record_plan")
         self._refuse_if_closed()
         if not self.steered:
             raise ValueError(

@@ -134,6 +134,7 @@ def status(state: CaseState, *, case_id: str, opened_at: datetime, now: datetime
     return CaseStatus(
         case_id=case_id,
         school_urn=state.case.school_urn,
+        acted_by=state.acted_by,
         stage=state.stage,
         risk=state.risk,
         next_action=state.next_action,
