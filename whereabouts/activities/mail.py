@@ -5,11 +5,16 @@ Why it is careful:
   escalation to police, social care and the DSL). Each succeeds or fails by itself: one refused
   address never stops the others, and the step returns what became of every message (``Sent``),
   so the case can write down exactly who was told and route what was refused another way.
-- *Sent once.* Each message carries a Message-ID derived from the case, the step and the
-  recipient. Once the server has answered a message (accepted or refused it for good) the activity
-  heartbeats that answer; a retried attempt reads them back and skips those messages. (The only
-  gap left is a crash in the instant between the server's reply and the heartbeat; the stable
-  Message-ID lets the receiving mail system discard that duplicate.)
+- *Sent once, recorded at once.* Each message carries a Message-ID derived from the case, the
+  step and the recipient. Once the server has answered a message (accepted or refused it for
+  good) the activity records that answer in Temporal as heartbeat details, and waits for Temporal
+  to confirm it before it sends the next message; a retried attempt reads them back and skips
+  those messages. The SDK's own ``activity.heartbeat`` is not enough for this: it is
+  fire-and-forget and throttled (a heartbeat soon after another is held back), so a worker killed
+  a moment later loses the record and the retry sends those messages again (3 kills during 60
+  cases sent 7 to 13 duplicates that way). What SMTP cannot close is the gap between the server's
+  "250" and Temporal's confirmation: a worker killed there re-sends that one message, with the
+  same Message-ID, so the recipient's mail system can tell it is the same one.
 - *Permanent vs temporary.* A 5xx reply or a refused address will not get better by retrying:
   that message is marked refused, with the server's reply, and the others go on. 4xx replies and
   connection failures leave the message waiting: the step fails retryably once the others are
@@ -26,10 +31,12 @@ Why it is careful:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 import ssl
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -37,6 +44,7 @@ from email.utils import format_datetime, parseaddr
 import aiosmtplib
 from pydantic import BaseModel, Field
 from temporalio import activity
+from temporalio.client import AsyncActivityCancelledError
 from temporalio.exceptions import ApplicationError
 
 from whereabouts import metrics
@@ -44,6 +52,7 @@ from whereabouts.settings import Settings, SmtpSecurity, plain_smtp_refused
 from whereabouts.steps import Sent
 
 PERMANENT_MAIL_ERROR = "PermanentMailError"
+log = logging.getLogger(__name__)
 
 
 class Attachment(BaseModel):
@@ -189,8 +198,10 @@ class Outbox:
     """What one attempt of a mail step has sent, and what earlier attempts did (from heartbeats).
 
     Must be used inside an activity. Every answer the server gives (accepted, or refused for good)
-    is heartbeated at once with all the earlier ones, so a retried attempt skips those messages
-    and reports them as they were.
+    is recorded at once with all the earlier ones (``record``), and confirmed by Temporal before
+    the next message goes, so a retried attempt skips those messages and reports them as they
+    were. While the server takes its time over one message the record is sent again now and then
+    (``deliver``), so a slow mail server is not mistaken for a dead worker.
     """
 
     def __init__(self, settings: Settings, case_key: str) -> None:
@@ -201,6 +212,55 @@ class Outbox:
         for item in info.heartbeat_details[0] if info.heartbeat_details else []:
             sent = Sent.model_validate(item)
             self.done[sent.message_id] = sent
+        # Heartbeats go one at a time, each with everything answered so far: one sent out of
+        # order could put an older list back over a newer one.
+        self._recording = asyncio.Lock()
+        timeout = info.heartbeat_timeout or timedelta(minutes=1)
+        self._keep_alive = max(timeout.total_seconds() / 4, 0.5)
+
+    def _details(self) -> list[dict[str, object]]:
+        return [s.model_dump(mode="json") for s in self.done.values()]
+
+    async def record(self) -> None:
+        """Record what the server has answered so far in Temporal, and wait until it has it.
+
+        Through the client's RecordActivityTaskHeartbeat call, awaited, not the SDK's throttled
+        ``activity.heartbeat``: see the module's docstring. Without a client (an activity run
+        on its own in a test) or if Temporal cannot be reached just now, the SDK's heartbeat
+        carries the record instead, as well as it can (it keeps trying).
+        """
+        async with self._recording:
+            details = self._details()
+            try:
+                client = activity.client()
+            except RuntimeError:  # no client: an activity run by ActivityEnvironment
+                activity.heartbeat(details)
+                return
+            try:
+                handle = client.get_async_activity_handle(task_token=activity.info().task_token)
+                await handle.heartbeat(details)
+            except AsyncActivityCancelledError:
+                # Cancelled (or paused, or reset) meanwhile: the SDK's own heartbeat, with the same
+                # record, hears that too and cancels this attempt the usual way; nothing more goes.
+                activity.heartbeat(details)
+                await activity.wait_for_cancelled()
+                raise asyncio.CancelledError from None
+            except Exception as exc:  # Temporal unreachable for a moment: let the SDK carry it
+                log.warning("could not record sent mail at once (%s); the SDK will retry", type(exc).__name__)
+                activity.heartbeat(details)
+
+    async def deliver(self, msg: EmailMessage) -> None:
+        """``deliver``, with the record sent again every quarter of the heartbeat timeout until
+        the server answers: a server taking 30 s over one message is slow, not a dead worker."""
+        sending: asyncio.Task[None] = asyncio.ensure_future(deliver(self.settings, msg))
+        try:
+            while True:
+                done, _ = await asyncio.wait({sending}, timeout=self._keep_alive)
+                if done:
+                    return sending.result()
+                await self.record()
+        finally:
+            sending.cancel()  # cancelled meanwhile: the message must not go on without us
 
     async def send(self, mails: list[Mail]) -> list[Sent]:
         """Send each message once; what the server answered, in order.
@@ -223,7 +283,7 @@ class Outbox:
                 accepted=True,
             )
             try:
-                await deliver(self.settings, build_message(self.settings, mail, msg_id, datetime.now(UTC)))
+                await self.deliver(build_message(self.settings, mail, msg_id, datetime.now(UTC)))
             except Refused as refused:
                 sent.accepted, sent.refused = False, refused.reason
                 metrics.increment(metrics.EMAILS_FAILED, {"kind": "permanent"})
@@ -232,7 +292,7 @@ class Outbox:
                 continue
             self.done[msg_id] = sent
             results.append(sent)
-            activity.heartbeat([s.model_dump(mode="json") for s in self.done.values()])
+            await self.record()
         if waiting:
             raise ApplicationError(
                 f"{len(waiting)} of {len(mails)} message(s) waiting for the mail server: {waiting[0].message}"

@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
-from whereabouts.activities.mail import Mail, Outbox, Refused, build_message, deliver, message_id
+from whereabouts.activities.mail import Mail, Outbox, Refused, build_message, message_id
 from whereabouts.directory import Person, School
 from whereabouts.school_time import SchoolTime
 from whereabouts.steps import CaseRef, Sent, VisitBooking, VisitBookingRequest
@@ -103,9 +103,10 @@ def with_meeting_request(msg: EmailMessage, ics: bytes) -> EmailMessage:
 
 
 class _Invitations(Outbox):
-    """``Outbox``'s sending (each message once, each answer heartbeated, refusals reported, a
-    server that cannot take a message now retried) for messages that carry a meeting request,
-    which ``mail.build_message`` does not build: it builds the message, this adds the calendar."""
+    """``Outbox``'s sending (each message once, each answer recorded before the next goes,
+    refusals reported, a server that cannot take a message now retried) for messages that carry
+    a meeting request, which ``mail.build_message`` does not build: it builds the message, this
+    adds the calendar."""
 
     async def send_invites(self, mails: list[tuple[Mail, bytes | None]]) -> list[Sent]:
         results: list[Sent] = []
@@ -124,7 +125,7 @@ class _Invitations(Outbox):
             )
             try:
                 msg = build_message(self.settings, mail, msg_id, datetime.now(UTC))
-                await deliver(self.settings, with_meeting_request(msg, ics) if ics else msg)
+                await self.deliver(with_meeting_request(msg, ics) if ics else msg)
             except Refused as refused:
                 sent.accepted, sent.refused = False, refused.reason
                 metrics.increment(metrics.EMAILS_FAILED, {"kind": "permanent"})
@@ -133,7 +134,7 @@ class _Invitations(Outbox):
                 continue
             self.done[msg_id] = sent
             results.append(sent)
-            activity.heartbeat([s.model_dump(mode="json") for s in self.done.values()])
+            await self.record()
         if waiting:
             raise ApplicationError(
                 f"{len(waiting)} of {len(mails)} message(s) waiting for the mail server: {waiting[0].message}"

@@ -36,7 +36,9 @@ MAIL_RETRY = RetryPolicy(
 )
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 MAIL_TIMEOUT = timedelta(minutes=2)
-MAIL_HEARTBEAT = timedelta(minutes=1)  # a mail step heartbeats each answer the server gives
+# A mail step records each answer the server gives (and again every quarter of this while the
+# server is busy with one), so a worker killed mid-step has its step retried after this long.
+MAIL_HEARTBEAT = timedelta(seconds=20)
 QUICK_TIMEOUT = timedelta(seconds=30)
 
 
