@@ -350,3 +350,13 @@ def test_production_needs_a_way_to_check_users_and_binds_where_told(monkeypatch)
         monkeypatch.setattr(codec_server, "get_settings", lambda s=settings: s)
         assert codec_server.main([]) == 0
         assert (bound["host"], bound["port"]) == (host, 8081)
+
+
+async def test_a_scheduled_runs_input_decodes_under_the_id_the_server_gives_the_run():
+    """A Schedule's action is encoded for its ID ("feed-import-run"); each run gets that ID and
+    the start time ("feed-import-run-2026-12-02T09:45:00Z"), so only a case is sealed for its ID."""
+    codec = EncryptionCodec(keys())
+    sealed = await for_case(codec, "feed-import-run").encode([PLAIN])
+    assert await for_case(codec, "feed-import-run-2026-12-02T09:45:00Z").decode(sealed) == [PLAIN]
+    case_sealed = (await for_case(codec).encode([PLAIN]))[0]
+    assert case_sealed.metadata[CASE] == CASE_ID.encode()

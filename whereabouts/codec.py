@@ -49,6 +49,7 @@ from whereabouts.settings import PRIVATE_FILE, private_dir, write_private
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+CASE_ID_PREFIX = "cme-"  # the case workflows' IDs (whereabouts.models.case_id)
 CASE = "whereabouts-case"  # the workflow ID a payload is sealed for (its AES-GCM associated data)
 REFUSED = b"binary/whereabouts-refused"
 REFUSED_WHY = "whereabouts-refused"
@@ -151,10 +152,15 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
     def with_context(self, context: SerializationContext) -> Self:
         case = getattr(context, "workflow_id", None)
+        # Only a case is sealed for its ID. A Schedule's runs (the feed import) get an ID the
+        # server makes when each run starts ("feed-import-run-<time>"), so nothing can be sealed
+        # for it in advance; those payloads are file names and counts, never a child's details.
+        if not (isinstance(case, str) and case.startswith(CASE_ID_PREFIX)):
+            case = None
         if case == self._case:
             return self
         clone = copy.copy(self)
-        clone._case = case if isinstance(case, str) and case else None
+        clone._case = case
         return clone
 
     def strictly(self) -> EncryptionCodec:

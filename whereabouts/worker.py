@@ -27,14 +27,19 @@ from whereabouts.directory import DirectoryError
 from whereabouts.directory_checks import terms_running_out
 from whereabouts.settings import Settings, get_settings, plain_smtp_refused
 from whereabouts.workflows.case import CmeCaseWorkflow
+from whereabouts.workflows.feed_import import FeedImportWorkflow
 
 log = logging.getLogger("whereabouts.worker")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     # pydantic's EmailStr validates with email_validator/idna: deterministic, pass them through.
+    # cryptography checks the actions' signatures (workflows/gate.py): pure, and a native module
+    # that aborts the process when the sandbox re-imports the exception it raises on a bad one.
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "email_validator", "idna", "cryptography"
+        )
     )
 
 
@@ -42,7 +47,7 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CmeCaseWorkflow],
+        workflows=[CmeCaseWorkflow, FeedImportWorkflow],
         workflow_runner=workflow_runner(),
         activities=all_activities(deps),
         interceptors=[ReportRetries()],
@@ -96,7 +101,7 @@ async def main() -> int:
         print(f"worker: cannot start: {exc}", file=sys.stderr)
         return 2
     try:
-        client = await connect(settings, runtime=runtime)
+        client = await connect(settings, runtime=runtime, signs_as="worker")
     except TemporalUnreachable as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 3

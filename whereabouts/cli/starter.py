@@ -1,6 +1,13 @@
 """The MIS feed: each morning's attendance marks in, cases started.
 
     python starter.py FEED [FEED ...] [--rejects FILE] [--dry-run] [--json]
+                      [--profile sims|arbor|bromcom|wonde | --mapping FILE] [--contacts FILE]
+                      [--school-urn URN]
+    python starter.py schedule --folder DIR [--profile NAME] ...   (the drop-folder Schedule)
+
+An MIS's own export is read through a column profile (``--profile``, or an LA's ``--mapping``
+TOML), its contacts joined from a report of their own (``--contacts``): see
+``whereabouts/feed/profiles/``.
 
 An N mark with no open case starts one (workflow ID ``cme-<URN>-<UPN>``); a further N for an
 open case is noted in it; a present mark for an open case closes it as "child seen"; every other
@@ -28,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from temporalio.client import Client
 
@@ -46,6 +53,7 @@ from whereabouts.feed import (
     read_feed,
     write_rejects,
 )
+from whereabouts.feed.profiles import ProfileError, load_mapping, load_profile, profile_names
 from whereabouts.settings import Settings
 
 __all__ = ["console_main", "main", "run"]
@@ -74,6 +82,19 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--dry-run", action="store_true", help="check the feed and report; do not touch Temporal")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--profile", choices=profile_names(), help="the feed is this MIS's own export (column profile)"
+    )
+    how.add_argument(
+        "--mapping", type=Path, metavar="FILE", help="the feed's columns as this TOML mapping says"
+    )
+    p.add_argument(
+        "--contacts",
+        metavar="FILE",
+        help="the pupils' contacts, one row per contact (with --profile/--mapping)",
+    )
+    p.add_argument("--school-urn", metavar="URN", help="the school of a one-school export with no URN column")
     return p.parse_args(argv)
 
 
@@ -210,6 +231,11 @@ async def run(
 ) -> int:
     """The command, callable in-process (tests); returns the exit code."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["schedule"]:
+        from whereabouts.feed.schedule import schedule_command  # Temporal's side: only when asked
+
+        return await schedule_command(given[1:], settings=settings, stdout=out, stderr=err)
     args = _arguments(argv)
 
     def say(line: str) -> None:
@@ -222,7 +248,8 @@ async def run(
             directory = load_directory(settings.directory_path)
         except DirectoryError as exc:
             raise CommandError(EXIT_UNREADABLE, f"cannot check URNs: {exc}") from None
-        reports, feeds = _read_all(args.feeds, args.dry_run, directory, stdin, say)
+        how = _how(args, stdin)
+        reports, feeds = _read_all(args.feeds, args.dry_run, directory, stdin, say, how)
         _write_all_rejects(args.rejects, feeds, say)
         todo = [item for item in feeds if item[1].rows]
         if not args.dry_run and todo:
@@ -249,8 +276,36 @@ async def run(
     return code
 
 
+def _how(args: argparse.Namespace, stdin: TextIO | None) -> dict[str, Any]:
+    """How to read the feeds: a column profile or mapping, its contacts report, the school."""
+    if args.contacts and not (args.profile or args.mapping):
+        raise CommandError(EXIT_UNREADABLE, "--contacts needs --profile or --mapping (the export's layout)")
+    try:
+        profile = (
+            load_profile(args.profile)
+            if args.profile
+            else load_mapping(args.mapping)
+            if args.mapping
+            else None
+        )
+    except ProfileError as exc:
+        raise CommandError(EXIT_UNREADABLE, str(exc)) from None
+    contacts = None
+    if args.contacts:
+        try:
+            contacts = decode(_read(args.contacts, stdin))
+        except FeedUnreadable as exc:
+            raise CommandError(EXIT_UNREADABLE, f"{_label(args.contacts)}: not read: {exc}") from None
+    return {"profile": profile, "contacts_text": contacts, "school_urn": args.school_urn}
+
+
 def _read_all(
-    sources: Sequence[str], dry_run: bool, directory: Directory, stdin: TextIO | None, say: Say
+    sources: Sequence[str],
+    dry_run: bool,
+    directory: Directory,
+    stdin: TextIO | None,
+    say: Say,
+    how: dict[str, Any] | None = None,
 ) -> tuple[list[FeedReport], list[Read]]:
     """Every feed read and checked, in order: a report for each, and the ones that could be read."""
     reports: list[FeedReport] = []
@@ -258,7 +313,7 @@ def _read_all(
     for source in sources:
         label = _label(source)
         try:
-            parsed = read_feed(decode(_read(source, stdin)), directory=directory)
+            parsed = read_feed(decode(_read(source, stdin)), directory=directory, **(how or {}))
         except (FeedUnreadable, RecursionError) as exc:
             why = str(exc) if isinstance(exc, FeedUnreadable) else "JSON nested too deeply"
             reports.append(FeedReport(feed=label, dry_run=dry_run, unreadable=why))
@@ -282,7 +337,9 @@ async def _feed_all(
     """Each feed's rows to Temporal, its report replaced by what ``feed()`` did. Unreachable,
     every feed not done yet says so; any other trouble connecting is a ``CommandError``."""
     try:
-        client = await open_client(settings, unreachable=EXIT_UNREACHABLE, bad_setup=EXIT_UNREADABLE)
+        client = await open_client(
+            settings, unreachable=EXIT_UNREACHABLE, bad_setup=EXIT_UNREADABLE, signs_as="feed"
+        )
     except CommandError as exc:
         if exc.code != EXIT_UNREACHABLE:
             raise

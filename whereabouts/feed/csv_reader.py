@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from whereabouts.feed.checked import Feed
@@ -36,9 +36,16 @@ MAX_RECORD_LINES = 20  # a quoted cell may hold line breaks, but not a page of t
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
 
 
-def csv_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | Reject]]]:
+def csv_records(
+    text: str, *, header_check: Callable[[list[str]], None] | None = None
+) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | Reject]]]:
     """The header as a ``Feed`` (no rows yet), and each data row's number with its cells by
-    column, or with its ``Reject`` when the record itself is damaged."""
+    column, or with its ``Reject`` when the record itself is damaged.
+
+    ``header_check`` (a column profile's) is given the header's cells and raises
+    ``FeedUnreadable`` if they are not its export's; without it the header must name the feed's
+    own columns, and one that does not is told which profile or mapping would fit it.
+    """
     lines = _LINE.findall(text)
     if len(lines[0]) > MAX_LINE_CHARS:
         raise FeedUnreadable(f"the first line is {len(lines[0]):,} characters long: not a header row")
@@ -46,19 +53,28 @@ def csv_records(text: str) -> tuple[Feed, Iterable[tuple[int, dict[str, str] | R
     if error:
         raise FeedUnreadable(f"not CSV: the header row {error}")
     columns = [column_name(c) for c in header]
-    missing = [c for c in MARK_COLUMNS if c not in columns]
-    if missing:
-        hint = " (the file looks separated by ';' or tabs: use commas)" if len(header) == 1 else ""
-        raise FeedUnreadable(
-            f"no header row: the first line must name the columns (missing: {', '.join(missing)}){hint}"
-        )
+    if header_check is not None:
+        header_check(header)
+    elif missing := [c for c in MARK_COLUMNS if c not in columns]:
+        if len(header) == 1:
+            raise FeedUnreadable(
+                f"no header row: the first line must name the columns (missing: {', '.join(missing)}) "
+                "(the file looks separated by ';' or tabs: use commas)"
+            )
+        from whereabouts.feed.profiles.fit import unmatched_header  # profiles read this module's output
+
+        raise FeedUnreadable(unmatched_header(header, missing))
     dupes = sorted({c for c in columns if c and columns.count(c) > 1})
     if dupes:
         raise FeedUnreadable(f"the header names a column twice: {', '.join(dupes)}")
     feed = Feed(
         format="csv",
         columns=[c for c in columns if c and c not in REJECT_COLUMNS and c != "reject_feed"],
-        unknown_columns=[c for c in columns if c and c not in COLUMNS and not c.startswith("reject_")],
+        unknown_columns=[
+            c
+            for c in columns
+            if c and c not in COLUMNS and not c.startswith("reject_") and header_check is None
+        ],
     )
     # Rows may leave out cells for trailing unnamed header columns, never a named one.
     needed = max(i for i, c in enumerate(columns) if c) + 1

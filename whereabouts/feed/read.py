@@ -22,6 +22,7 @@ and a fixed rejects file fed back goes in as the office typed it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from pydantic import ValidationError
@@ -30,6 +31,8 @@ from whereabouts.directory import Directory, load_directory
 from whereabouts.feed.checked import Feed
 from whereabouts.feed.csv_reader import csv_records
 from whereabouts.feed.json_reader import json_records
+from whereabouts.feed.profiles.mapped import read_profiled
+from whereabouts.feed.profiles.spec import Profile
 from whereabouts.feed.rejects import (
     MAX_CELL_CHARS,
     FeedUnreadable,
@@ -73,19 +76,52 @@ def decode(data: bytes) -> str:
     return text
 
 
-def read_feed(text: str, *, directory: Directory | None, today: date | None = None) -> Feed:
+def read_feed(
+    text: str,
+    *,
+    directory: Directory | None,
+    today: date | None = None,
+    profile: Profile | None = None,
+    contacts_text: str | None = None,
+    school_urn: str | None = None,
+) -> Feed:
     """Read and check a whole feed; raises FeedUnreadable only when nothing in it can be used.
 
     ``directory=None`` skips the URN check: only for tools without a directory to hand.
+    ``profile`` reads an MIS's own export (``whereabouts.feed.profiles``), its contacts joined
+    from ``contacts_text`` (a report of their own) and ``school_urn`` for a one-school export
+    with no URN column; the rows then go through the same checks as a feed in our own layout.
     """
     text = text.removeprefix("\ufeff")
     stripped = text.lstrip()
     if not stripped:
         raise FeedUnreadable("the feed is empty")
-    if stripped[0] in "[{":
+    records: Iterable[tuple[int, dict[str, str] | Reject | None]]
+    if profile is not None:
+        if contacts_text is not None and profile.format == "json":
+            raise FeedUnreadable(f"{profile.label} reads the contacts from the JSON itself: drop --contacts")
+        feed, records = read_profiled(
+            stripped if profile.format == "json" else text,
+            profile,
+            contacts_text=contacts_text,
+            school_urn=school_urn,
+        )
+    elif stripped[0] in "[{":
         feed, records = json_records(stripped)
     else:
         feed, records = csv_records(text)
+    check_records(feed, records, directory=directory, today=today)
+    return feed
+
+
+def check_records(
+    feed: Feed,
+    records: Iterable[tuple[int, dict[str, str] | Reject | None]],
+    *,
+    directory: Directory | None,
+    today: date | None = None,
+) -> None:
+    """Each record checked into ``feed``: a good row to ``feed.rows``, anything else a reject."""
     context = {"directory": directory, "today": today}
     for row, raw in records:
         if raw is None:
@@ -117,7 +153,6 @@ def read_feed(text: str, *, directory: Directory | None, today: date | None = No
             f"the file is cut short: it ends {feed.cut_at}, and no complete row before the cut "
             "could be used: export the feed again"
         )
-    return feed
 
 
 def parse_feed(
