@@ -291,8 +291,11 @@ class LaSide(Register):
             f"Send the pupil's Common Transfer File (CTF) to the new school ({new_school}) through the "
             "DfE's School to School (S2S) service."
             if new_school
-            else "No new school is known: create a 'lost pupil' Common Transfer File (CTF) with the "
-            "destination LA XXX and school XXXX and upload it to the DfE's School to School (S2S) "
-            "service, where it is held in the lost pupil database."
+            # "XXX"/"XXXX" are the DfE's own codes for a destination not known (School to School
+            # guidance, 2019, p. 15), not placeholders: the CTF then goes to the lost pupil database.
+            else "No new school is known: create a 'lost pupil' Common Transfer File (CTF) with "
+            'destination LA "XXX" and school "XXXX" (the DfE\'s codes for a destination not known) and '
+            "upload it to the DfE's School to School (S2S) service, where it is held in the lost "
+            "pupil database."
         )
         await self._office_task("the pupil is off roll: upload the Common Transfer File", ctf)
