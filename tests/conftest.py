@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from tests.factories import case_id_of
 from tests.signer import TestSigner, key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.devstack import mailcatcher
@@ -147,7 +148,7 @@ def start_case(settings):
         handle = await client.start_workflow(
             CmeCaseWorkflow.run,
             case,
-            id=id or f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+            id=id or f"{case_id_of(case)}-{uuid.uuid4().hex[:6]}",
             task_queue=task_queue or settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )

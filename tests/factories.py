@@ -12,6 +12,7 @@ from stdnum.gb import upn as upn_lib
 from whereabouts.case_schedule import build_schedule
 from whereabouts.directory import load_directory
 from whereabouts.models import Address, CaseInput, Contact, Pupil
+from whereabouts.pseudonym import DEMO_KEY, Pseudonyms
 from whereabouts.school_time import Sessions
 from whereabouts.schooldays import SchoolCalendar
 
@@ -108,3 +109,14 @@ def sessions_for(first_day: date, urn: str = TEST_URN) -> Sessions:
     school = load_directory(_DIRECTORY).school(urn)
     started = datetime.combine(first_day, time(9), tzinfo=UTC)
     return build_schedule(school, first_day, started, None).sessions
+
+
+def case_id_of(case: CaseInput) -> str:
+    """The case ID the feed and admin.py work out for this pupil (the demo pseudonym key the
+    tests' settings use: no pseudonym key file, ``demo_unencrypted``)."""
+    return Pseudonyms(DEMO_KEY, demo=True).case_id(case.school_urn, case.pupil.upn)
+
+
+def case_id_for(upn: str, urn: str = TEST_URN) -> str:
+    """The case ID of a pupil fed by UPN (the demo pseudonym key, as ``case_id_of``)."""
+    return Pseudonyms(DEMO_KEY, demo=True).case_id(urn, upn)

@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import TEST_DIRECTORY, close_started, until
-from tests.factories import TEST_URN, last_school_day, make_case, make_upn, school_day_before
+from tests.factories import TEST_URN, case_id_of, last_school_day, make_case, make_upn, school_day_before
 from tests.signer import key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import admin
@@ -93,9 +93,13 @@ async def day_worker(dev_env, settings, tmp_path):
         await close_started()
 
 
+UPNS: dict[str, str] = {}  # case ID -> the synthetic pupil's UPN (the ID is a pseudonym of it)
+
+
 async def start_one(start_case, dev_env):
     case = a_case()
-    return await start_case(dev_env.client, case, id=case.case_id)
+    UPNS[case_id_of(case)] = case.pupil.upn
+    return await start_case(dev_env.client, case, id=case_id_of(case))
 
 
 def a_case(urn: str = TEST_URN, upn: str | None = None):
@@ -185,7 +189,7 @@ async def test_temporal_unreachable_is_one_line_exit_4(settings):
 # --------------------------------------------------------------------------------------------
 async def test_day1_call_risk_refusals_and_closing(dev_env, settings, staff, day_worker, start_case):
     h = await start_one(start_case, dev_env)
-    upn = h.id.rsplit("-", 1)[1]
+    upn = UPNS[h.id]
     await day1(h)
 
     code, out, err = await cli(
@@ -333,7 +337,7 @@ def test_the_case_file_shows_who_must_not_be_contacted_and_where_each_contact_li
     from this screen; the restriction, an own address, the social worker and last_attended show."""
     case = guarded_case()
     status = CaseStatus(
-        case_id=case.case_id,
+        case_id=case_id_of(case),
         school_urn=case.school_urn,
         stage=CmeStage.DAY1_CALL,
         risk=RiskStatus.NOT_ASSESSED,
@@ -358,7 +362,7 @@ async def test_plan_and_still_missing_on_an_escalated_case_read_back_in_show(
     dev_env, settings, staff, day_worker, start_case
 ):
     case = guarded_case()
-    h = await start_case(dev_env.client, case, id=case.case_id)
+    h = await start_case(dev_env.client, case, id=case_id_of(case))
     await day1(h)
 
     # Neither is for a case nobody has judged at risk or reported missing: refused, nothing changed.
@@ -498,9 +502,9 @@ async def test_visit_then_la_decisions(dev_env, settings, staff, fast_worker, st
 # --------------------------------------------------------------------------------------------
 async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker, start_case):
     a = await start_one(start_case, dev_env)
-    upn = a.id.rsplit("-", 1)[1]
+    upn = UPNS[a.id]
     b = await start_case(
-        dev_env.client, (c := a_case(OTHER_URN, upn)), id=c.case_id
+        dev_env.client, (c := a_case(OTHER_URN, upn)), id=case_id_of(c)
     )  # same pupil, another school
     c = await start_one(start_case, dev_env)
     d = await start_one(start_case, dev_env)
@@ -556,16 +560,20 @@ async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker
             assert fact in line, (fact, line)
     assert "Robin" not in table and "Testperson" not in table
 
-    # Finding a case: the UPN is now at two schools, so it needs the full ID.
+    # Finding a case: the UPN is now at two schools, so it needs the full ID. (admin.py works out
+    # the UPN's case ID at each school of its directory: the one with both schools in it.)
+    staff = staff.model_copy(update={"directory_path": settings.directory_path})
     code, _, err = await cli(staff, "show", upn)
-    assert code == 2 and "matches several cases" in err and a.id in err and b.id in err
+    assert code == 2 and "several schools" in err and a.id in err and b.id in err
     code, _, err = await cli(staff, "call", upn, "no_answer")
-    assert code == 2 and "several cases" in err
+    assert code == 2 and "several schools" in err
     assert (await cli(staff, "show", a.id.replace("cme-", "CME-").lower()))[0] == 0  # as typed
-    code, _, err = await cli(staff, "show", f"cme-{TEST_URN}-{new_upn()}")
+    code, _, err = await cli(staff, "show", case_id_of(a_case()))
     assert code == 3 and "no case cme-" in err
+    code, _, err = await cli(staff, "show", f"cme-{TEST_URN}-{upn}")  # the old, UPN-bearing form
+    assert code == 2 and "not a case ID" in err
     code, _, err = await cli(staff, "call", new_upn(), "no_answer")
-    assert code == 3 and "no case for UPN" in err
+    assert code == 3 and "no case for that UPN" in err
     code, _, err = await cli(staff, "show", "robin!")
     assert code == 2 and "neither a case ID" in err
 
@@ -576,7 +584,7 @@ async def test_no_worker_answering_is_exit_4(dev_env, settings, staff, monkeypat
     monkeypatch.setattr(admin, "UPDATE_TIMEOUT", timedelta(seconds=2))
     monkeypatch.setattr(admin, "LIST_QUERY_TIMEOUT", timedelta(seconds=1))
     case = a_case()
-    h = await start_case(dev_env.client, case, id=case.case_id, task_queue=f"nobody-{uuid.uuid4()}")
+    h = await start_case(dev_env.client, case, id=case_id_of(case), task_queue=f"nobody-{uuid.uuid4()}")
     try:
         code, _, err = await cli(staff, "show", h.id)
         assert code == 4 and "is the worker running?" in err, err

@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import binary
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from whereabouts.activities.deps import Deps
 from whereabouts.codec import new_key_spec
 from whereabouts.codec_server import app_from_settings
@@ -135,12 +135,15 @@ async def test_web_ui_decodes_a_case_found_by_stage_only_with_the_token(settings
                     build_worker(env.client, settings, Deps.from_settings(settings)),
                 ):
                     handle = await env.client.start_workflow(
-                        CmeCaseWorkflow.run, case, id=case.case_id, task_queue=settings.task_queue
+                        CmeCaseWorkflow.run, case, id=case_id_of(case), task_queue=settings.task_queue
                     )
                     # A second case no worker has picked up: it has no stage yet, so the filter hides it.
                     unstaged = make_case(date.today())
                     await env.client.start_workflow(
-                        CmeCaseWorkflow.run, unstaged, id=unstaged.case_id, task_queue=f"idle-{uuid.uuid4()}"
+                        CmeCaseWorkflow.run,
+                        unstaged,
+                        id=case_id_of(unstaged),
+                        task_queue=f"idle-{uuid.uuid4()}",
                     )
                     await until_listed(env.client, query)
                     page = await local_page(context)
@@ -154,9 +157,9 @@ async def test_web_ui_decodes_a_case_found_by_stage_only_with_the_token(settings
                         await expect(page.get_by_text("Signed in")).to_be_visible(timeout=WAIT_MS)
                         # The workflow list, filtered as an operator would: by the case's stage.
                         await page.goto(f"{ui}/namespaces/default/workflows?query={quote(query)}")
-                        link = page.get_by_role("link", name=case.case_id)
+                        link = page.get_by_role("link", name=case_id_of(case))
                         await expect(link).to_be_visible(timeout=WAIT_MS)
-                        await expect(page.get_by_role("link", name=unstaged.case_id)).to_have_count(0)
+                        await expect(page.get_by_role("link", name=case_id_of(unstaged))).to_have_count(0)
                         await link.first.click()
                         # The case page: its input, decoded by the codec server for this session.
                         input_card = page.get_by_text('"forename": "Robin"')

@@ -23,7 +23,7 @@ from tests.conftest import (
     until_waiting_for,
     walk_until,
 )
-from tests.factories import TEST_URN, make_case, sessions_for
+from tests.factories import TEST_URN, case_id_of, make_case, sessions_for
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.visits import VisitActivities
 from whereabouts.directory import Term, load_directory
@@ -234,7 +234,7 @@ async def test_an_invitation_never_names_a_slot_already_past(settings, smtp):
     case = make_case(date(2026, 1, 5))
     past = datetime(2026, 1, 9, 14, tzinfo=UTC)
     req = VisitBookingRequest(
-        ref=CaseRef(case_id=case.case_id, run_id="run-visit", step="home_visit"),
+        ref=CaseRef(case_id=case_id_of(case), run_id="run-visit", step="home_visit"),
         case=case,
         slot=past,
         latest=past + timedelta(days=1),

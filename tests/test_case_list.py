@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from tests.conftest import ROOT, STARTED, TEST_DIRECTORY
-from tests.factories import TEST_URN, last_school_day, make_case, school_day_before
+from tests.factories import TEST_URN, case_id_of, last_school_day, make_case, school_day_before
 from tests.test_admin import (  # noqa: F401
     a_case,
     cli,
@@ -138,7 +138,7 @@ async def test_a_terminated_case_and_one_needing_staff_are_listed_first(
     flagged = await dev_env.client.start_workflow(
         CmeCaseWorkflow.run,
         case,
-        id=case.case_id,
+        id=case_id_of(case),
         task_queue=f"nobody-{uuid.uuid4()}",
         search_attributes=TypedSearchAttributes(
             [  # as the workflow sets them (it never runs here)
@@ -192,10 +192,10 @@ async def test_only_the_newest_run_of_a_pupils_case_is_listed(
     start_case,
 ):
     async def terminated_then_started_again(case):
-        first = await start_case(dev_env.client, case, id=case.case_id)
+        first = await start_case(dev_env.client, case, id=case_id_of(case))
         await day1(first)
         await first.terminate("operator: started again")
-        again = await start_case(dev_env.client, case, id=case.case_id)
+        again = await start_case(dev_env.client, case, id=case_id_of(case))
         await day1(again)
         return first, again
 
@@ -205,23 +205,23 @@ async def test_only_the_newest_run_of_a_pupils_case_is_listed(
     # Q: the same, then closed by the procedure: nothing to list without --all.
     q = a_case()
     first_q, again_q = await terminated_then_started_again(q)
-    assert (await cli(staff, "contact", q.case_id, "--reason", "mother rang"))[0] == 0
+    assert (await cli(staff, "contact", case_id_of(q), "--reason", "mother rang"))[0] == 0
     await again_q.result()
 
     rows = await listed(
         staff,
         "--school",
         TEST_URN,
-        want=lambda r: ids(r).count(p.case_id) == 1 and q.case_id not in ids(r),
+        want=lambda r: ids(r).count(case_id_of(p)) == 1 and case_id_of(q) not in ids(r),
         what="newest runs only",
     )
-    (row,) = [r for r in rows if r["case_id"] == p.case_id]
+    (row,) = [r for r in rows if r["case_id"] == case_id_of(p)]
     assert (row["run_id"], row["status"], row["needs"]) == (again_p.result_run_id, "running", [])
     # With --all both runs are there, and the older one is history: nobody is asked to look.
     rows = await listed(
-        staff, "--all", "--school", TEST_URN, want=lambda r: ids(r).count(q.case_id) == 2, what="--all"
+        staff, "--all", "--school", TEST_URN, want=lambda r: ids(r).count(case_id_of(q)) == 2, what="--all"
     )
-    runs = {r["run_id"]: r for r in rows if r["case_id"] == q.case_id}
+    runs = {r["run_id"]: r for r in rows if r["case_id"] == case_id_of(q)}
     assert runs[first_q.result_run_id]["status"] == "terminated"
     assert runs[again_q.result_run_id]["outcome"] == "parent_contact"
     assert all(r["needs"] == [] for r in runs.values())
@@ -259,7 +259,7 @@ async def test_days_open_counts_school_days_since_day_1(
         handle = await dev_env.client.start_workflow(
             CmeCaseWorkflow.run,
             case,
-            id=case.case_id,
+            id=case_id_of(case),
             task_queue=task_queue,
             memo={"first_day_absent": first.isoformat(), "first_session": "AM"},
             # as the workflow sets it: the workerless case never runs to set it itself

@@ -60,7 +60,8 @@ async def test_home_visit_child_seen(dev_env, settings, smtp, fast_worker, start
 async def test_visit_no_answer_referral_then_the_child_located(
     dev_env, settings, smtp, fast_worker, start_case
 ):
-    h = await start_case(dev_env.client, make_case(date.today()))
+    case = make_case(date.today())
+    h = await start_case(dev_env.client, case)
     await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
     await refused(
         h.execute_update(
@@ -86,7 +87,7 @@ async def test_visit_no_answer_referral_then_the_child_located(
     assert "curtains drawn" in body and "Home visit: no answer" in body
     attached = [p for p in referral.walk() if p.get_filename() == "cme-referral.json"]
     data = json.loads(attached[0].get_content())
-    assert data["case"]["pupil"]["upn"] == h.id.split("-")[2]
+    assert data["case"]["pupil"]["upn"] == case.pupil.upn  # the LA gets the UPN; the ID has none
     assert data["home_visit"]["outcome"]["outcome"] == "no_answer"
     # Referred on Day 10, but not yet deletable: regulation 9(1)(i) needs 20 school days of
     # register marks and both sides' enquiries (the whole rule is in tests/test_register.py).

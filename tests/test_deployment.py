@@ -32,7 +32,7 @@ from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
 from tests.conftest import BIN, FAST_DAY_SECONDS, STARTED, until_stage
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Mail, build_message, deliver
@@ -40,6 +40,7 @@ from whereabouts.codec import new_key_spec
 from whereabouts.connect import connect
 from whereabouts.devstack.mailcatcher import free_port
 from whereabouts.models import CallRecord, CaseResult
+from whereabouts.pseudonym import new_key
 from whereabouts.search import ALL_KEYS, CLI_TYPES
 from whereabouts.settings import Settings, SmtpSecurity, plain_smtp_refused
 from whereabouts.vocabulary import CmeOutcome, CmeStage
@@ -252,6 +253,7 @@ def test_env_example_filled_in_gives_valid_settings(monkeypatch):
     values = dotenv_values(ENV_EXAMPLE)
     values |= {
         "WHEREABOUTS_CODEC_KEYS": new_key_spec("test-1"),
+        "WHEREABOUTS_PSEUDONYM_KEY": new_key(),
         "POSTGRES_PASSWORD": "a-password",
         "TEMPORAL_UI_AUTH_CLIENT_SECRET": "a-secret",
         "WHEREABOUTS_ENVIRONMENT": "production",  # as docker-compose.yml runs every container
@@ -380,7 +382,7 @@ async def test_worker_metrics_endpoint_after_a_case_closes(dev_env, settings, sm
         handle = await client.start_workflow(
             CmeCaseWorkflow.run,
             case,
-            id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+            id=f"{case_id_of(case)}-{uuid.uuid4().hex[:6]}",
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.conftest import TEST_DIRECTORY, binary
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from tests.signer import key_file
 from whereabouts.devstack import mailcatcher
 from whereabouts.search import CLI_TYPES
@@ -97,7 +97,9 @@ async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp
             if n == 2:  # two cases a school day behind, so they are on timers at the kill
                 await asyncio.sleep(DAY)
             case = make_case(date.today())
-            handle = await client.start_workflow(CmeCaseWorkflow.run, case, id=case.case_id, task_queue=queue)
+            handle = await client.start_workflow(
+                CmeCaseWorkflow.run, case, id=case_id_of(case), task_queue=queue
+            )
             ids.append(handle.id)
         # Mid-procedure: the worker dies while the mail server is still taking a Day 3 letter
         # (held for a second before its "250"), while later cases wait on timers.

@@ -28,7 +28,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ROOT, STARTED, close_started
-from tests.factories import TEST_URN
+from tests.factories import case_id_for
 from tests.test_starter import DIRECTORY, NAMES, csv_text, new_upn, row
 from tests.test_starter import _env as _starter_env
 from whereabouts.activities.deps import Deps
@@ -96,7 +96,7 @@ async def starter(*args: str, env: dict[str, str], cwd: Path, timeout: float = 6
 
 
 def case(upn: str) -> str:
-    return f"cme-{TEST_URN}-{upn}"
+    return case_id_for(upn)
 
 
 async def running(client, upns: list[str]) -> dict[str, bool]:

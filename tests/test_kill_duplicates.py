@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import date
 
 from tests.conftest import TEST_DIRECTORY
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from tests.test_faults import connect, start_server, start_worker
 from whereabouts.devstack import mailcatcher
 from whereabouts.workflows.activity_calls import MAIL_HEARTBEAT
@@ -79,7 +79,9 @@ async def test_worker_killed_repeatedly_resends_at_most_the_message_in_flight(tm
         ids = []
         for _ in range(CASES):
             case = make_case(date.today())
-            handle = await client.start_workflow(CmeCaseWorkflow.run, case, id=case.case_id, task_queue=queue)
+            handle = await client.start_workflow(
+                CmeCaseWorkflow.run, case, id=case_id_of(case), task_queue=queue
+            )
             ids.append(handle.id)
         # Each kill lands while mail is flowing: a random number of messages after the last
         # restart, a random few milliseconds after one arrives, so often in the middle of a step

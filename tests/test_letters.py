@@ -27,7 +27,7 @@ from pypdf import PdfReader
 from temporalio.testing import ActivityEnvironment
 
 from tests.conftest import school_morning, until, until_waiting_for, walk_until
-from tests.factories import make_case, sessions_for
+from tests.factories import case_id_of, make_case, sessions_for
 from whereabouts.activities import letters as letters_module
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.letter_pdf import PdfUnavailable, PrintedLetter
@@ -305,7 +305,7 @@ def test_unknown_codes_resolve_to_none(code):
 def letter_request(case) -> LetterRequest:
     first = case.first_day_absent
     return LetterRequest(
-        ref=CaseRef(case_id=case.case_id, run_id=f"run-{uuid.uuid4().hex[:8]}", step="day3_letter"),
+        ref=CaseRef(case_id=case_id_of(case), run_id=f"run-{uuid.uuid4().hex[:8]}", step="day3_letter"),
         case=case,
         calls=[CallTried(at=datetime.combine(first, time(8, 40), tzinfo=UTC), label="Day 1 call")],
         deadline=datetime.combine(first + timedelta(days=7), time(15), tzinfo=UTC),

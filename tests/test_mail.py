@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from tests.factories import make_case, sessions_for
+from tests.factories import case_id_of, make_case, sessions_for
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.letters import LetterActivities
 from whereabouts.activities.mail import (
@@ -62,7 +62,7 @@ def letter_request(case) -> LetterRequest:
     """A Day 3 letter request with a run id of its own, so its Message-IDs are new."""
     first = case.first_day_absent
     return LetterRequest(
-        ref=CaseRef(case_id=case.case_id, run_id=f"run-{uuid.uuid4().hex[:8]}", step=STEP),
+        ref=CaseRef(case_id=case_id_of(case), run_id=f"run-{uuid.uuid4().hex[:8]}", step=STEP),
         case=case,
         calls=[
             CallTried(at=datetime.combine(first, time(8, 40), tzinfo=UTC), label="Day 1 call"),
@@ -419,9 +419,9 @@ async def test_parent_mail_comes_from_the_school_and_a_reply_reaches_its_office(
     case = make_case(datetime(2027, 5, 24).date())
     await send_letter(settings, letter_request(case))
     notices = NoticeActivities(Deps.from_settings(settings))
-    ref = CaseRef(case_id=case.case_id, run_id="run-advice", step="day1_parent_advice")
+    ref = CaseRef(case_id=case_id_of(case), run_id="run-advice", step="day1_parent_advice")
     await activity_env().run(notices.send_notice, NoticeRequest(ref=ref, kind="parent_advice", case=case))
-    notices_ref = CaseRef(case_id=case.case_id, run_id="run-prompt", step="day1_call")
+    notices_ref = CaseRef(case_id=case_id_of(case), run_id="run-prompt", step="day1_call")
     await activity_env().run(notices.send_notice, NoticeRequest(ref=notices_ref, kind="day1_call", case=case))
 
     letter, advice = (r.message for r in smtp.to(PARENT))

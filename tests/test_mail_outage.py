@@ -17,7 +17,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.common import WorkflowIDReusePolicy
 
 from tests.conftest import STARTED, close_started, record_workflow_id, until
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from tests.test_case_paths import HISTORIES
 from whereabouts.activities.deps import Deps
 from whereabouts.devstack import mailcatcher
@@ -45,7 +45,7 @@ async def test_smtp_outage_delays_mail_shows_delay_and_nothing_else_stalls(dev_e
                     await client.start_workflow(
                         CmeCaseWorkflow.run,
                         case,
-                        id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+                        id=f"{case_id_of(case)}-{uuid.uuid4().hex[:6]}",
                         task_queue=settings.task_queue,
                         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                     )

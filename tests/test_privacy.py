@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.conftest import STARTED, until
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from tests.signer import TestSigner
 from whereabouts.activities.deps import Deps
 from whereabouts.codec import CodecKeyError, EncryptionCodec, new_key_spec, parse_keys
@@ -57,7 +57,7 @@ async def escalated_case(client: Client, settings) -> str:
         h = await client.start_workflow(
             CmeCaseWorkflow.run,
             case,
-            id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+            id=f"{case_id_of(case)}-{uuid.uuid4().hex[:6]}",
             task_queue=settings.task_queue,
         )
         STARTED.append(h)

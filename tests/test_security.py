@@ -30,7 +30,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
 from tests.conftest import BIN, ROOT, STARTED, TEST_DIRECTORY, until_stage
-from tests.factories import make_case
+from tests.factories import case_id_of, make_case
 from tests.signer import key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.activities.mail import Mail, build_message, deliver
@@ -44,6 +44,7 @@ from whereabouts.feed import read_feed, write_rejects
 from whereabouts.feed.checked import Feed
 from whereabouts.feed.rejects import Problem, Reject, unescape_cell
 from whereabouts.models import ChildSeen
+from whereabouts.pseudonym import new_key
 from whereabouts.settings import Settings, SmtpSecurity
 from whereabouts.vocabulary import CmeStage
 from whereabouts.worker import build_worker
@@ -87,7 +88,7 @@ async def test_a_plain_temporal_cli_cannot_close_change_or_mark_a_case(dev_env, 
         handle = await client.start_workflow(
             CmeCaseWorkflow.run,
             case,
-            id=f"{case.case_id}-{uuid.uuid4().hex[:6]}",
+            id=f"{case_id_of(case)}-{uuid.uuid4().hex[:6]}",
             task_queue=settings.task_queue,
         )
         STARTED.append(handle)
@@ -252,6 +253,20 @@ def test_worker_starter_and_admin_refuse_to_start_without_a_key(tmp_path):
     prod = _bare_env(tmp_path, WHEREABOUTS_ENVIRONMENT="production", WHEREABOUTS_DEMO_UNENCRYPTED="1")
     ran = _run("worker.py", env=prod | {"WHEREABOUTS_SMTP_SECURITY": "starttls"}, cwd=tmp_path)
     assert ran.returncode == 2 and "production never runs unencrypted" in ran.stderr, ran.stderr
+    # With a codec key but no pseudonym key, production names no case (IDs would carry UPNs).
+    keyed = _bare_env(
+        tmp_path,
+        WHEREABOUTS_ENVIRONMENT="production",
+        WHEREABOUTS_CODEC_KEYS=new_key_spec("p-test"),
+        WHEREABOUTS_SMTP_SECURITY="starttls",
+        WHEREABOUTS_SIGNING_KEY=str(key_file("Whereabouts worker")),
+    )
+    for script, args in (("worker.py", ()), ("starter.py", (str(feed),)), ("admin.py", ("cases",))):
+        ran = _run(script, *args, env=keyed, cwd=tmp_path)
+        assert ran.returncode == 2 and "WHEREABOUTS_PSEUDONYM_KEY is not set" in ran.stderr, (
+            script,
+            ran.stderr,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,6 +277,7 @@ def test_production_refuses_plain_smtp_unless_explicitly_allowed(tmp_path):
         tmp_path,
         WHEREABOUTS_ENVIRONMENT="production",
         WHEREABOUTS_CODEC_KEYS=new_key_spec("smtp-test"),
+        WHEREABOUTS_PSEUDONYM_KEY=new_key(),
         WHEREABOUTS_SIGNING_KEY=str(key_file("Whereabouts worker")),
         WHEREABOUTS_SMTP_SECURITY="none",
     )

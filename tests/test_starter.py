@@ -25,7 +25,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ROOT, STARTED, TEST_DIRECTORY, close_started, until_settled
-from tests.factories import TEST_URN, last_school_day, make_upn, school_day_before
+from tests.factories import TEST_URN, case_id_for, last_school_day, make_upn, school_day_before
 from tests.signer import key_file
 from whereabouts.activities.deps import Deps
 from whereabouts.cli import starter
@@ -391,22 +391,22 @@ async def test_mixed_feed_then_the_same_feed_again(dev_env, settings, case_worke
     assert first.rows == 10 and first.exit_code() == 1 and not first.failed
 
     # The started case: ID from URN and UPN, a summary and memo that name no one.
-    case_a = f"cme-{TEST_URN}-{a}"
-    assert [r.case_id for r in first.started] == [case_a, f"cme-{TEST_URN}-{c}"]
+    case_a = case_id_for(a)
+    assert [r.case_id for r in first.started] == [case_a, case_id_for(c)]
     desc = await client.get_workflow_handle(case_a).describe()
     assert desc.status == WorkflowExecutionStatus.RUNNING
     assert await desc.static_summary() == f"CME case: school URN {TEST_URN}"
     assert (await desc.memo())["first_day_absent"] == TODAY.isoformat()
     # C was seen: its case closes with that outcome.
     result: CaseResult = await asyncio.wait_for(
-        client.get_workflow_handle_for(CmeCaseWorkflow.run, f"cme-{TEST_URN}-{c}").result(), timeout=15
+        client.get_workflow_handle_for(CmeCaseWorkflow.run, case_id_for(c)).result(), timeout=15
     )
     assert result.outcome is CmeOutcome.CHILD_SEEN
     assert any(f"register mark / (present), {day(TODAY)} PM" == (x.detail or "") for x in result.chronology)
     # B's case noted today's mark once. B opened yesterday, so its steps due since then run now:
     # read its chronology once it waits on a step still ahead.
-    await until_settled(client.get_workflow_handle(f"cme-{TEST_URN}-{b}"))
-    chron_b = await chronology(client, f"cme-{TEST_URN}-{b}")
+    await until_settled(client.get_workflow_handle(case_id_for(b)))
+    chron_b = await chronology(client, case_id_for(b))
     chron_a = await chronology(client, case_a)
     assert chron_b.count("MIS: still absent: register N (reason for absence not yet established)") == 1
 
@@ -421,7 +421,7 @@ async def test_mixed_feed_then_the_same_feed_again(dev_env, settings, case_worke
         "deferred": [],
     }
     assert again.ignored == {"/": 2, "I": 1}
-    assert await chronology(client, f"cme-{TEST_URN}-{b}") == chron_b
+    assert await chronology(client, case_id_for(b)) == chron_b
     assert await chronology(client, case_a) == chron_a
 
 
@@ -440,7 +440,7 @@ async def test_seen_then_absent_again_in_one_feed_is_a_new_case(dev_env, setting
         "deferred": [],
         "ignored": {},
     }
-    desc = await client.get_workflow_handle(f"cme-{TEST_URN}-{f}").describe()
+    desc = await client.get_workflow_handle(case_id_for(f)).describe()
     assert (await desc.memo()) == {"first_day_absent": TODAY.isoformat(), "first_session": "PM"}
     # Fed again: yesterday's N and this morning's mark belong to the closed episode.
     again = await feed(client, read_feed(text, directory=DIRECTORY), settings)
@@ -522,7 +522,7 @@ async def test_stdin_rejects_file_then_fixed_and_fed_again(dev_env, settings, ca
     assert code == 1, err
     assert report["exit_code"] == 1 and report["totals"]["started"] == 1
     only = report["feeds"][0]
-    assert only["feed"] == "stdin" and only["started"] == [{"row": 2, "case_id": f"cme-{TEST_URN}-{good}"}]
+    assert only["feed"] == "stdin" and only["started"] == [{"row": 2, "case_id": case_id_for(good)}]
     assert [(r["row"], r["field"]) for r in only["rejected"]] == [(3, "upn | contact1_email")]
     assert "Traceback" not in err and not any(n in out + err for n in NAMES)
 
@@ -547,7 +547,7 @@ async def test_stdin_rejects_file_then_fixed_and_fed_again(dev_env, settings, ca
     report = json.loads(out)
     track(report["feeds"][0], dev_env.client)
     assert code == 0, err
-    assert report["feeds"][0]["started"] == [{"row": 2, "case_id": f"cme-{TEST_URN}-{fixed}"}]
+    assert report["feeds"][0]["started"] == [{"row": 2, "case_id": case_id_for(fixed)}]
     assert not (tmp_path / "rejects.rejects.csv").exists()
 
 

@@ -118,10 +118,6 @@ class CaseInput(_Model):
         default=None, description="the pupil's last episode, as the feed found it (its memo)"
     )
 
-    @property
-    def case_id(self) -> str:
-        return case_id(self.school_urn, self.pupil.upn)
-
 
 class PreviousEpisode(_Model):
     """The pupil's last case, as its memo records it: read by the next case for the same pupil.
@@ -140,11 +136,6 @@ class PreviousEpisode(_Model):
     episodes: int = 1
     covered_until: date | None = None
     covered_code: str | None = None
-
-
-def case_id(school_urn: str, upn: str) -> str:
-    """Workflow ID: URN and UPN (pseudonymous references schools and LAs already exchange)."""
-    return f"cme-{school_urn}-{upn.upper()}"
 
 
 # --------------------------------------------------------------------------------------------

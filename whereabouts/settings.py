@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     environment: str = Field(default="local", pattern="^(local|production)$")
     codec_keys: SecretStr | None = None  # "id1:base64key,id2:base64key", newest last
     demo_unencrypted: bool = False
+    # Case IDs are a keyed pseudonym of URN and UPN (``whereabouts/pseudonym.py``): base64, 32
+    # bytes; locally, unset: var/pseudonym-key, which make run creates.
+    pseudonym_key: SecretStr | None = None
     # This process's own signing key (``whereabouts.identity``): a member of staff's for admin.py,
     # the feed's for starter.py, the worker's for the worker. Locally, unset: the demo keys in
     # examples/keys/ (which production refuses).

@@ -25,6 +25,7 @@ from whereabouts.codec import CodecKeyError
 from whereabouts.connect import TemporalUnreachable, codec_for, connect
 from whereabouts.directory import DirectoryError
 from whereabouts.directory_checks import terms_running_out
+from whereabouts.pseudonym import PseudonymKeyError, pseudonyms_for
 from whereabouts.settings import Settings, get_settings, plain_smtp_refused
 from whereabouts.workflows.case import CmeCaseWorkflow
 from whereabouts.workflows.feed_import import FeedImportWorkflow
@@ -71,6 +72,10 @@ def startup_refusal(settings: Settings) -> str | None:
     try:
         codec = codec_for(settings)
     except CodecKeyError as exc:
+        return str(exc)
+    try:
+        pseudonyms_for(settings)  # the scheduled feed import names cases with it
+    except PseudonymKeyError as exc:
         return str(exc)
     if codec is None:
         log.warning(

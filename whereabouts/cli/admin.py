@@ -2,19 +2,19 @@
 
     python admin.py cases [--school URN] [--stage STAGE] [--risk RISK] [--due-before DATE] [--all] [--json]
     python admin.py show CASE [--json]
-    python admin.py call CASE OUTCOME [--reason TEXT] [--at TIME] [--number TEXT] [--note TEXT] [--by NAME]
-    python admin.py risk CASE (--at-risk | --not-at-risk) [--concern C ...] [--note TEXT] [--by NAME]
-    python admin.py visit CASE OUTCOME [--note TEXT] [--spoke-to TEXT] [--concern] [--by NAME]
-    python admin.py plan CASE --letter send|hold --visit school|joint|none --note TEXT [--by NAME]
-    python admin.py still-missing CASE [--note TEXT] [--by NAME]
-    python admin.py contact CASE [--reason TEXT] [--by NAME]
-    python admin.py seen CASE [--where TEXT] [--by NAME]
-    python admin.py la-decision CASE DECISION [--note TEXT] [--by NAME]
-    python admin.py withdraw CASE --reason TEXT [--by NAME]
-    python admin.py notified CASE AGENCY [--at TIME] [--note TEXT] [--by NAME]
-    python admin.py advised CASE [--at TIME] [--note TEXT] [--by NAME]
+    python admin.py call CASE OUTCOME [--reason TEXT] [--at TIME] [--number TEXT] [--note TEXT]
+    python admin.py risk CASE (--at-risk | --not-at-risk) [--concern C ...] [--note TEXT]
+    python admin.py visit CASE OUTCOME [--note TEXT] [--spoke-to TEXT] [--concern]
+    python admin.py plan CASE --letter send|hold --visit school|joint|none --note TEXT
+    python admin.py still-missing CASE [--note TEXT]
+    python admin.py contact CASE [--reason TEXT]
+    python admin.py seen CASE [--where TEXT]
+    python admin.py la-decision CASE DECISION [--note TEXT]
+    python admin.py withdraw CASE --reason TEXT
+    python admin.py notified CASE AGENCY [--at TIME] [--note TEXT]
+    python admin.py advised CASE [--at TIME] [--note TEXT]
 
-CASE is the case ID (``cme-<URN>-<UPN>``) or the UPN alone when only one case has it. TIME is
+CASE is the case ID (``cme-<URN>-<pseudonym>``) or the pupil's UPN (its case ID is worked out). TIME is
 HH:MM today in school time or YYYY-MM-DDTHH:MM, never in the future; AGENCY is police,
 social_care or la.
 
@@ -56,12 +56,14 @@ from temporalio.service import RPCError
 
 from whereabouts.cli.admin_args import UNREACHABLE, USAGE, login, parser
 from whereabouts.cli.admin_commands import cmd_action, cmd_cases, cmd_show
-from whereabouts.cli.admin_find import UNANSWERED, Waits
+from whereabouts.cli.admin_find import UNANSWERED, Naming, Waits
 from whereabouts.cli.admin_records import ACTIONS, StaffRecord, invalid
 from whereabouts.cli.admin_times import Misused
 from whereabouts.cli.common import CommandError, exit_now, first_line, load_settings, open_client, run_main
+from whereabouts.directory import DirectoryError, load_directory
 from whereabouts.directory_checks import directory_warnings
 from whereabouts.identity import new_key
+from whereabouts.pseudonym import PseudonymKeyError, pseudonyms_for
 from whereabouts.settings import Settings
 from whereabouts.vocabulary import CmeOutcome
 
@@ -124,16 +126,30 @@ async def _run(args: argparse.Namespace, settings: Settings | None, out: TextIO,
             for warning in directory_warnings(settings.directory_path):  # names schools only
                 err.write(f"admin: warning: {warning}\n")
             return await cmd_cases(client, args, out, err, waits, directory_path=settings.directory_path)
+        naming = _naming(settings)
         if args.command == "show":
-            return await cmd_show(client, args, out, err, waits)
+            return await cmd_show(client, args, out, err, waits, naming)
         assert record is not None
-        return await cmd_action(client, args, record, closes, out, waits)
+        return await cmd_action(client, args, record, closes, out, waits, naming)
     except RPCError as exc:
         if exc.status in UNANSWERED:
             raise CommandError(
                 UNREACHABLE, f"Temporal at {settings.temporal_address} is not answering: {first_line(exc)}"
             ) from None
         raise CommandError(UNREACHABLE, f"Temporal refused: {first_line(exc)}") from None
+
+
+def _naming(settings: Settings) -> Naming:
+    """How a UPN typed here finds its case: the pseudonym key and the directory's schools."""
+    try:
+        ids = pseudonyms_for(settings)
+    except PseudonymKeyError as exc:
+        raise CommandError(USAGE, str(exc)) from None
+    try:
+        schools = tuple(s.urn for s in load_directory(settings.directory_path).schools)
+    except DirectoryError:
+        schools = ()  # a UPN then finds nothing, and says so; a full case ID still works
+    return Naming(ids=ids, schools=schools)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

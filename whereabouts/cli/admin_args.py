@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="admin.py",
         description="Whereabouts for staff: list cases, read one, record what happened.",
-        epilog="CASE is the case ID (cme-<URN>-<UPN>) or the UPN when only one case has it. "
+        epilog="CASE is the case ID (cme-<URN>-<pseudonym>) or the pupil's UPN, whose case ID is worked out. "
         "Exit codes: 0 done, 1 refused by the case or case closed (nothing changed), 2 bad usage, "
         "3 no such case, 4 Temporal or the worker not answering.",
     )
@@ -115,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
 
     p = sub.add_parser("show", help="one case: status, next action, full chronology")
-    p.add_argument("case", metavar="CASE", help="case ID (cme-<URN>-<UPN>) or UPN")
+    p.add_argument("case", metavar="CASE", help="case ID (cme-<URN>-<pseudonym>) or UPN")
     p.add_argument("--json", action="store_true", help="status and chronology as JSON")
 
     p = sub.add_parser(
@@ -140,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
 
     def action(name: str, help: str, description: str) -> argparse.ArgumentParser:
         a = sub.add_parser(name, help=help, description=description)
-        a.add_argument("case", metavar="CASE", help="case ID (cme-<URN>-<UPN>) or UPN")
+        a.add_argument("case", metavar="CASE", help="case ID (cme-<URN>-<pseudonym>) or UPN")
         return a
 
     def word(a: argparse.ArgumentParser, dest: str, kind: type[StrEnum], noun: str) -> None:

@@ -29,7 +29,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from whereabouts.cli import casefile_view as view
 from whereabouts.cli.admin_args import OK, REFUSED, UNREACHABLE
-from whereabouts.cli.admin_find import UNANSWERED, Waits, case_handle, find_case, not_answering, visible
+from whereabouts.cli.admin_find import (
+    UNANSWERED,
+    Naming,
+    Waits,
+    case_handle,
+    find_case,
+    not_answering,
+    visible,
+)
 from whereabouts.cli.admin_records import ACTIONS, StaffRecord
 from whereabouts.cli.common import CommandError, first_line
 from whereabouts.directory import Directory, DirectoryError, load_directory
@@ -197,8 +205,10 @@ async def _first_day(w: WorkflowExecution) -> date:
 # --------------------------------------------------------------------------------------------
 # show: one case file, for staff
 # --------------------------------------------------------------------------------------------
-async def cmd_show(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO, waits: Waits) -> int:
-    desc = await find_case(client, args.case, waits)
+async def cmd_show(
+    client: Client, args: argparse.Namespace, out: TextIO, err: TextIO, waits: Waits, naming: Naming
+) -> int:
+    desc = await find_case(client, args.case, waits, naming)
     handle = case_handle(client, desc)
     try:
         status = await handle.query(CmeCaseWorkflow.status, rpc_timeout=waits.query)
@@ -241,9 +251,10 @@ async def cmd_action(
     closes: CmeOutcome | None,
     out: TextIO,
     waits: Waits,
+    naming: Naming,
 ) -> int:
     update = ACTIONS[args.command].update
-    desc = await find_case(client, args.case, waits)
+    desc = await find_case(client, args.case, waits, naming)
     closed = CommandError(REFUSED, f"case {desc.id} is closed: nothing more can be recorded")
     if desc.status is not WorkflowExecutionStatus.RUNNING:
         raise closed

@@ -1,7 +1,7 @@
 """Finding the case a person means, and how long ``admin.py`` waits for Temporal and the worker.
 
-Staff type a case ID or just the pupil's UPN; the visibility store cannot match the end of a
-workflow ID, so a UPN is matched here, and an ambiguous one is refused (exit 2) rather than
+Staff type a case ID or just the pupil's UPN; a case ID is a keyed pseudonym, so a UPN is
+turned into its ID here, and one with cases at two schools is refused (exit 2) rather than
 guessed. Every command starts here, so the waits (``Waits``) and the one sentence for a case
 whose worker is not answering (exit 4) are here too.
 """
@@ -18,11 +18,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from whereabouts.cli.admin_args import NO_CASE, UNREACHABLE, USAGE
 from whereabouts.cli.common import CommandError, first_line
-from whereabouts.models import CaseResult, case_id
+from whereabouts.models import CaseResult
+from whereabouts.pseudonym import Pseudonyms, looks_like_upn
 
 WORKFLOW_TYPE = "CmeCase"
-CASE_ID = re.compile(r"^cme-(\d{6})-([A-Za-z0-9]{13})$", re.IGNORECASE)
-UPN = re.compile(r"^[A-Za-z0-9]{13}$")
 # What an RPC error says when nobody answered in time (rather than refused).
 UNANSWERED = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
@@ -44,21 +43,43 @@ def visible(*clauses: str) -> str:
     return " AND ".join([f"WorkflowType = '{WORKFLOW_TYPE}'", *clauses])
 
 
-async def find_case(client: Client, text: str, waits: Waits) -> WorkflowExecutionDescription:
-    """The case a person means: its full ID, or a UPN that only one case ends with.
+# The form case IDs had before they were pseudonyms (``cme-<URN>-<UPN>``): said, not looked up.
+OLD_CASE_ID = re.compile(r"^cme-\d{6}-[A-Za-z]\d{11}[A-Za-z0-9]$", re.IGNORECASE)
 
-    The visibility store cannot match the end of a workflow ID (no ENDS_WITH), so a UPN is
-    matched here against the open cases first, then the closed ones.
+
+@dataclass(frozen=True)
+class Naming:
+    """How a UPN becomes its case ID here: this deployment's pseudonym key, and the schools in
+    the directory (a pupil's case ID depends on the school, and a UPN may have been at two)."""
+
+    ids: Pseudonyms
+    schools: tuple[str, ...]
+
+    def candidates(self, upn: str) -> list[str]:
+        return sorted({self.ids.case_id(urn, upn) for urn in self.schools})
+
+
+async def find_case(client: Client, text: str, waits: Waits, naming: Naming) -> WorkflowExecutionDescription:
+    """The case a person means: its full ID, or a UPN whose case only one school has.
+
+    A case ID is a keyed pseudonym (``whereabouts/pseudonym.py``), so a UPN is turned into the ID
+    it would have at each school in the directory and those IDs are looked up: open cases
+    first, then closed ones. Two schools with a case for it are refused rather than guessed.
     """
     text = text.strip()
     if text.lower().startswith("cme-"):
-        m = CASE_ID.match(text)
-        wid = case_id(m[1], m[2]) if m else text
-    elif UPN.match(text):
-        wid = await _by_upn(client, text.upper(), waits)
+        wid = text.lower()
+        if OLD_CASE_ID.match(text):
+            raise CommandError(
+                USAGE,
+                f"{text!r} is not a case ID: case IDs no longer carry the UPN "
+                "(give the UPN on its own, or the case ID admin.py cases shows)",
+            )
+    elif looks_like_upn(text):
+        wid = await _by_upn(client, text.upper(), waits, naming)
     else:
         raise CommandError(
-            USAGE, f"{text!r} is neither a case ID (cme-<URN>-<UPN>) nor a UPN (13 characters)"
+            USAGE, f"{text!r} is neither a case ID (cme-<URN>-<pseudonym>) nor a UPN (13 characters)"
         )
     try:
         return await client.get_workflow_handle(wid).describe(rpc_timeout=waits.query)
@@ -68,22 +89,20 @@ async def find_case(client: Client, text: str, waits: Waits) -> WorkflowExecutio
         raise
 
 
-async def _by_upn(client: Client, upn: str, waits: Waits) -> str:
-    for query in (visible("ExecutionStatus = 'Running'"), visible()):
-        ids = sorted(
-            {
-                w.id
-                async for w in client.list_workflows(query, rpc_timeout=waits.listing)
-                if w.id.upper().endswith(f"-{upn}")
-            }
-        )
+async def _by_upn(client: Client, upn: str, waits: Waits, naming: Naming) -> str:
+    wanted = naming.candidates(upn)
+    if not wanted:
+        raise CommandError(NO_CASE, "no school in the directory: give the full case ID")
+    ids_clause = "WorkflowId IN ({})".format(", ".join(f"'{w}'" for w in wanted))
+    for query in (visible("ExecutionStatus = 'Running'", ids_clause), visible(ids_clause)):
+        ids = sorted({w.id async for w in client.list_workflows(query, rpc_timeout=waits.listing)})
         if len(ids) > 1:
             raise CommandError(
-                USAGE, f"UPN {upn} matches several cases ({', '.join(ids)}): give the full case ID"
+                USAGE, f"that UPN has cases at several schools ({', '.join(ids)}): give the full case ID"
             )
         if ids:
             return ids[0]
-    raise CommandError(NO_CASE, f"no case for UPN {upn}")
+    raise CommandError(NO_CASE, "no case for that UPN at any school in the directory")
 
 
 def case_handle(client: Client, desc: WorkflowExecutionDescription) -> WorkflowHandle[Any, CaseResult]:

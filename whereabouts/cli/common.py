@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from whereabouts.codec import CodecKeyError
-from whereabouts.connect import TemporalUnreachable, connect
+from whereabouts.connect import TemporalUnreachable, codec_for, connect
 from whereabouts.errors import first_line
+from whereabouts.pseudonym import PseudonymKeyError, pseudonyms_for
 from whereabouts.settings import Settings, get_settings
 
 __all__ = ["CommandError", "exit_now", "first_line", "load_settings", "open_client", "run_main"]
@@ -53,6 +54,11 @@ async def open_client(
     Each command documents its own exit codes (``starter.py`` says 3 for Temporal unreachable,
     ``admin.py`` says 4), so the caller passes them in.
     """
+    try:
+        codec_for(settings)  # the encryption key first: without it nothing else matters
+        pseudonyms_for(settings)  # no key, no case IDs: say so before connecting
+    except (CodecKeyError, PseudonymKeyError) as exc:
+        raise CommandError(bad_setup, f"cannot start: {exc}") from None
     try:
         return await connect(settings, signs_as=signs_as)
     except TemporalUnreachable as exc:

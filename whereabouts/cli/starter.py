@@ -9,11 +9,11 @@ An MIS's own export is read through a column profile (``--profile``, or an LA's 
 TOML), its contacts joined from a report of their own (``--contacts``): see
 ``whereabouts/feed/profiles/``.
 
-An N mark with no open case starts one (workflow ID ``cme-<URN>-<UPN>``); a further N for an
-open case is noted in it; a present mark for an open case closes it as "child seen"; every other
-mark is counted and left alone. Rows that fail their checks go to a rejects file a person can fix
-and feed again. Feeding the same file twice changes nothing, so after any failure the answer is
-always "feed it again".
+An N mark with no open case starts one (workflow ID ``cme-<URN>-<pseudonym>``, a keyed pseudonym
+of URN and UPN); a further N for an open case is noted in it; a present mark for an open case
+closes it as "child seen"; every other mark is counted and left alone. Rows that fail their checks
+go to a rejects file a person can fix and feed again. Feeding the same file twice changes nothing,
+so after any failure the answer is always "feed it again".
 
 Exit codes: 0 all rows taken, 1 some rows rejected (or to feed again, or a feed was cut short:
 its complete rows went in), 2 a feed (or the school directory) could not be read, 3 Temporal

@@ -39,6 +39,8 @@ from pathlib import Path
 from whereabouts.codec import local_keys
 from whereabouts.devstack import mailcatcher, sample
 from whereabouts.directory import DirectoryError, load_directory
+from whereabouts.pseudonym import KEY_FILE as PSEUDONYM_FILE
+from whereabouts.pseudonym import local_key
 from whereabouts.search import CLI_TYPES
 from whereabouts.settings import (
     PRIVATE_DIR,
@@ -159,14 +161,20 @@ def child_env(settings: Settings, state: Path, token: str) -> dict[str, str]:
         keys = local_keys(settings.var_dir, create=False)
         if keys and not os.environ.get("WHEREABOUTS_CODEC_KEYS"):
             env["WHEREABOUTS_CODEC_KEYS"] = keys
+        pseudonym = local_key(settings.var_dir, create=False)
+        if pseudonym and not os.environ.get("WHEREABOUTS_PSEUDONYM_KEY"):
+            env["WHEREABOUTS_PSEUDONYM_KEY"] = pseudonym
     return env
 
 
 def local_secrets(var: Path) -> str:
-    """Encryption key and codec-server token for this machine, made on first run."""
+    """Encryption key, pseudonym key and codec-server token for this machine, made on first run."""
     if not (var / "codec-keys").exists() and not os.environ.get("WHEREABOUTS_CODEC_KEYS"):
         local_keys(var, create=True)
         say(f"generated an encryption key for case payloads in {var / 'codec-keys'} (keep it private)")
+    if not (var / PSEUDONYM_FILE).exists() and not os.environ.get("WHEREABOUTS_PSEUDONYM_KEY"):
+        local_key(var, create=True)
+        say(f"generated the key that names cases (a pseudonym of each pupil) in {var / PSEUDONYM_FILE}")
     token_file = var / "codec-token"
     if not token_file.exists():
         private_dir(var)

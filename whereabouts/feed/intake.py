@@ -1,14 +1,13 @@
 """Feeding checked rows to Temporal: each mark started, noted in or closing its pupil's case.
 
 This is the one place a case is started from a feed, so the rules that keep feeding repeatable
-live here and nowhere else: the case ID is the pupil's (``cme-<URN>-<UPN>``), so a row fed twice
-finds the case it started; the memo says which episode a case is, so yesterday's file fed again
-is told from a new absence; one pupil's marks go in the order they happened (date, then AM before
-PM) while different pupils go concurrently, with a bound. Temporal trouble never raises: the
-report says which rows went in before it, and feeding the same rows again later is safe, which
-is what lets ``starter.py``, an HTTP endpoint and a folder watcher all answer any failure with
-"feed it again".
-"""
+live here and nowhere else: the case ID is the pupil's (a keyed pseudonym of URN and UPN,
+``whereabouts/pseudonym.py``), so a row fed twice finds the case it started; the memo says which
+episode a case is, so yesterday's file fed again is told from a new absence; one pupil's marks go
+in the order they happened (date, then AM before PM) while different pupils go concurrently, with
+a bound. Temporal trouble never raises: the report says which rows went in before it, and feeding
+the same rows again later is safe, which is what lets ``starter.py``, an HTTP endpoint and a
+folder watcher all answer any failure with "feed it again"."""
 
 from __future__ import annotations
 
@@ -33,6 +32,7 @@ from whereabouts.feed.columns import SESSIONS
 from whereabouts.feed.report import FailedRow, FeedReport, RowRef
 from whereabouts.feed.row import FeedRow
 from whereabouts.models import FeedStamp, PreviousEpisode
+from whereabouts.pseudonym import Pseudonyms, pseudonyms_for
 from whereabouts.register_codes import MarkMeaning, at_or_after, meaning
 from whereabouts.settings import Settings
 from whereabouts.times import LONDON
@@ -62,6 +62,7 @@ async def feed(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[int, int], None] | None = None,
     name: str = "feed",
+    ids: Pseudonyms | None = None,
 ) -> FeedReport:
     """Start, mark or close cases for a checked feed's rows; never raises for Temporal trouble.
 
@@ -70,9 +71,11 @@ async def feed(
     the order they happened (date, then AM before PM), different pupils concurrently, at most
     ``concurrency`` requests at once. If Temporal becomes unreachable the report's
     ``unreachable`` says why, ``started`` holds what went in, and ``not_done`` what did not;
-    feeding the same rows again later is safe.
+    feeding the same rows again later is safe. ``ids`` names the cases (default: the settings'
+    pseudonym key; ``PseudonymKeyError`` if there is none).
     """
     began = time.monotonic()
+    ids = ids or pseudonyms_for(settings)
     rows = checked.rows
     report = FeedReport.of(checked, name=name)
     ignored: Counter[str] = Counter()
@@ -84,13 +87,13 @@ async def feed(
         if meaning(row.attendance_code) is MarkMeaning.NOT_A_MARK:
             ignored[row.attendance_code] += 1
         else:
-            pupils.setdefault(row.case_id, []).append(row)
+            pupils.setdefault(ids.case_id(row.school_urn, row.upn), []).append(row)
 
     total = len(rows)
     done = total - sum(len(v) for v in pupils.values())
     gate = asyncio.Semaphore(concurrency)
 
-    async def one_pupil(marks: list[FeedRow]) -> None:
+    async def one_pupil(case_id: str, marks: list[FeedRow]) -> None:
         nonlocal done
         pupil = _Pupil()
         for row in sorted(marks, key=lambda r: r.order):
@@ -99,22 +102,22 @@ async def feed(
                     report.not_done.append(row.row)
                 else:
                     try:
-                        await _handle_row(client, settings, row, pupil, report, ignored)
+                        await _handle_row(client, settings, case_id, row, pupil, report, ignored)
                     except RPCError as exc:
                         if exc.status in _UNREACHABLE:
                             report.unreachable = report.unreachable or first_line(exc)
                             report.not_done.append(row.row)
                         else:
-                            report.failed.append(_failed(row, exc))
+                            report.failed.append(_failed(row, case_id, exc))
                     except Exception as exc:  # one row's surprise must not stop the others
-                        report.failed.append(_failed(row, exc))
+                        report.failed.append(_failed(row, case_id, exc))
             done += 1
             if progress:
                 progress(done, total)
 
     if progress:
         progress(done, total)
-    await asyncio.gather(*(one_pupil(marks) for marks in pupils.values()))
+    await asyncio.gather(*(one_pupil(cid, marks) for cid, marks in pupils.items()))
     report.ignored = dict(sorted(ignored.items()))
     for name_ in (
         "started",
@@ -135,13 +138,14 @@ async def feed(
 async def _handle_row(
     client: Client,
     settings: Settings,
+    case_id: str,
     row: FeedRow,
     pupil: _Pupil,
     report: FeedReport,
     ignored: Counter[str],
 ) -> None:
-    handle = client.get_workflow_handle(row.case_id)
-    ref = RowRef(row=row.row, case_id=row.case_id)
+    handle = client.get_workflow_handle(case_id)
+    ref = RowRef(row=row.row, case_id=case_id)
     if row.starts_case:
         await _absent(client, settings, handle, row, ref, pupil, report)
     else:
@@ -193,7 +197,7 @@ async def _absent(
             await client.start_workflow(
                 CmeCaseWorkflow.run,
                 case,
-                id=row.case_id,
+                id=handle.id,
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -345,5 +349,5 @@ async def _wait_closed(handle: WorkflowHandle) -> _Latest | None:
     return desc
 
 
-def _failed(row: FeedRow, exc: BaseException) -> FailedRow:
-    return FailedRow(row=row.row, case_id=row.case_id, error=f"{type(exc).__name__}: {first_line(exc)}")
+def _failed(row: FeedRow, case_id: str, exc: BaseException) -> FailedRow:
+    return FailedRow(row=row.row, case_id=case_id, error=f"{type(exc).__name__}: {first_line(exc)}")

@@ -36,7 +36,7 @@ from whereabouts.feed.columns import (
     SESSIONS,
 )
 from whereabouts.feed.rejects import Problem
-from whereabouts.models import Address, CaseInput, Contact, Pupil, case_id
+from whereabouts.models import Address, CaseInput, Contact, Pupil
 from whereabouts.schooldays import SchoolCalendar
 from whereabouts.text_clean import clean_tree
 from whereabouts.vocabulary import ABSENCE_CODE_STARTS_CASE, PRESENT_CODES, ContactRestriction, PupilFlag
@@ -307,10 +307,6 @@ class FeedRow(BaseModel):
         return self
 
     # --- what the feed does with it ------------------------------------------------------
-    @property
-    def case_id(self) -> str:
-        return case_id(self.school_urn, self.upn)
-
     @property
     def starts_case(self) -> bool:
         return self.attendance_code == ABSENCE_CODE_STARTS_CASE
