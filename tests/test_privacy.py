@@ -48,9 +48,9 @@ PII = [
 ]
 
 
-async def escalated_case(client: Client, settings) -> str:
+async def escalated_case(client: Client, settings) -> tuple[str, str]:
     """A case taken to escalation, with a note and a concern that name the child's family:
-    everything personal a case holds goes through the codec. Its workflow ID."""
+    everything personal a case holds goes through the codec. Its workflow ID and the UPN."""
     case = make_case(date.today())
     settings.school_day_seconds = 3600  # an hour-long "school day": open whenever the test runs
     async with build_worker(client, settings, Deps.from_settings(settings)):
@@ -74,7 +74,7 @@ async def escalated_case(client: Client, settings) -> str:
         await asyncio.sleep(1)  # let the escalation e-mails complete
         status = await h.query(CmeCaseWorkflow.status)
         assert status.risk == "escalated"  # through the codec, the case reads normally
-    return h.id
+    return h.id, case.pupil.upn
 
 
 async def test_history_on_the_server_holds_no_personal_data(dev_env, settings, smtp):
@@ -85,14 +85,14 @@ async def test_history_on_the_server_holds_no_personal_data(dev_env, settings, s
         data_converter=dataclasses.replace(pydantic_data_converter, payload_codec=codec),
         interceptors=[TestSigner()],  # staff sign their actions (tests/signer.py)
     )
-    case_id = await escalated_case(client, settings)
+    case_id, upn = await escalated_case(client, settings)
     raw = await dev_env.client.get_workflow_handle(case_id).fetch_history()  # no codec
     description = await dev_env.client.get_workflow_handle(case_id).describe()
     await client.get_workflow_handle(case_id).terminate("test finished")
 
     blob = b"".join(e.SerializeToString() for e in raw.events)
     blob += description.raw_description.SerializeToString()
-    found = [word for word in PII if word.encode() in blob]
+    found = [word for word in [*PII, upn] if word.encode() in blob]
     assert not found, f"personal data in clear in Temporal: {found}"
     # Every payload Temporal stored is ciphertext...
     started = raw.events[0].workflow_execution_started_event_attributes.input.payloads
@@ -135,7 +135,7 @@ async def test_the_dev_servers_database_and_log_hold_no_personal_data_and_are_pr
             data_converter=data_converter(settings),
             interceptors=[TestSigner()],
         )
-        case_id = await escalated_case(client, settings)
+        case_id, upn = await escalated_case(client, settings)
         await client.get_workflow_handle(case_id).terminate("test finished")
         STARTED.clear()
     finally:
@@ -151,7 +151,7 @@ async def test_the_dev_servers_database_and_log_hold_no_personal_data_and_are_pr
     assert set(modes.values()) == {"0o600"}, modes
     blob = b"".join(p.read_bytes() for p in files)
     assert case_id.encode() in blob  # the case is in there...
-    found = [word for word in PII if word.encode() in blob]
+    found = [word for word in [*PII, upn] if word.encode() in blob]  # the UPN: not even in an ID
     assert not found, f"personal data in clear in the dev server's files: {found}"  # ...in ciphertext
 
 
