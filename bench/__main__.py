@@ -5,10 +5,15 @@ machine and which versions the figures came from, and how much CPU other process
 each benchmark ran (the machine may be shared), because a figure without its machine cannot be
 compared with the next run's. A benchmark that fails is reported and the others still run.
 
-Benchmarks that declare ``SHARE_STACK`` (``bench.carry`` then ``bench.finish``) get one local
-stack (dev server, worker process) between them: finish closes cases carry left open, so a
-thousand cases are not started twice on a two-CPU machine and ``make bench`` stays under ten
-minutes.
+Benchmarks that declare ``SHARE_STACK`` (``bench.day1``, ``bench.carry``, ``bench.finish``) get
+one local stack (dev server, SMTP server, the case worker and the trivial baseline's worker)
+between them: day1 takes 2,000 cases and 2,000 trivial workflows to their first timer, carry
+reports what they cost the workers' memory, and finish closes a thousand of each, so nothing is
+started twice on a two-CPU machine and ``make bench`` stays under six minutes.
+
+Every figure that has a baseline (the one-line or trivial workflow, measured in the same run) is
+printed and written beside it, with the ratio. ``WHEREABOUTS_BENCH_SCALE=0.1`` runs everything
+with a tenth of the cases, to try a change quickly; RESULTS.md then says so.
 """
 
 from __future__ import annotations
@@ -25,14 +30,16 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import Beside, scale
 from whereabouts.cli.common import first_line
 
-BENCHES = ["bench.case_cost", "bench.start_feed", "bench.carry", "bench.finish"]
+BENCHES = ["bench.case_cost", "bench.start_feed", "bench.day1", "bench.carry", "bench.finish"]
 TITLES = {
     "bench.case_cost": "What one case costs Temporal (time-skipping test server, in-process worker)",
-    "bench.start_feed": "Starting: the morning feed, 10,000 rows through feed() (no worker)",
-    "bench.carry": "Carrying: 10,000 open cases waiting on timers, one worker process",
-    "bench.finish": "Finishing: parent_responded signal to closed case, 1,000 cases, one worker process",
+    "bench.start_feed": "Starting: the morning feed through feed() beside a one-line workflow (no worker)",
+    "bench.day1": "Day 1 morning: new cases through their first steps, one worker, beside trivial workflows",
+    "bench.carry": "Carrying: open cases waiting on timers, one worker, beside trivial workflows",
+    "bench.finish": "Finishing: parent_responded signal to closed case, beside trivial signal-then-complete",
 }
 
 
@@ -88,16 +95,28 @@ async def run() -> int:
         "`make bench` and its own servers and workers used while it ran. Timings taken while that",
         "was high were disturbed; memory, event and byte counts are not.",
         "",
+        "Each figure with a baseline stands beside the same figure for a baseline measured in the",
+        "same run (the one-line workflow for starting; a trivial workflow in the same sandbox, on",
+        "a worker process of its own, for the rest), with the ratio figure / baseline.",
+        "",
     ]
+    if scale() != 1:
+        lines += [f"**Scaled run** (`WHEREABOUTS_BENCH_SCALE={scale():g}`): case and row counts scaled.", ""]
     for name, figures in results.items():
         lines += [f"## {TITLES.get(name, name)}", "", f"`{name}`.{notes[name]}", ""]
         if figures:
-            lines += ["| figure | value |", "| --- | --- |"]
-            lines += [f"| {k} | {v} |" for k, v in figures.items()]
+            lines += ["| figure | value | baseline | ratio |", "| --- | --- | --- | --- |"]
+            lines += [_row(k, v) for k, v in figures.items()]
             lines.append("")
     Path(__file__).with_name("RESULTS.md").write_text("\n".join(lines))
     print(f"# all benchmarks: {total:.0f} s; figures written to bench/RESULTS.md")
     return 1 if failed else 0
+
+
+def _row(name: str, value: object) -> str:
+    if isinstance(value, Beside):
+        return f"| {name} | {value.value} | {value.baseline} | {value.ratio} |"
+    return f"| {name} | {value} | | |"
 
 
 def _machine() -> str:

@@ -1,80 +1,78 @@
-"""Carrying: what 10,000 open cases cost the worker that holds them.
+"""Carrying: what open cases cost the worker that holds them, beside as many trivial workflows
+waiting on a timer in the same sandbox.
 
     python -m bench.carry [CASES]        or as part of ``make bench``
 
 Why: a case spends almost all of its life waiting on a timer (the next school day, the letter
 deadline, the LA's decision), so the question for sizing is not throughput but what a waiting
 case costs. On the server it is a row and a timer. On the worker it is memory: the SDK keeps a
-case's workflow object (its own sandboxed copy of ``workflows/case.py``, the case input, the
+case's workflow object (its own sandboxed copy of the workflow modules, the case input, the
 chronology) in its sticky cache between tasks, so the next task needs no replay. The cache is
 bounded by ``WHEREABOUTS_MAX_CACHED_WORKFLOWS`` (``whereabouts/settings.py``); past the bound
 the least recently used case is evicted, costs no memory, and is replayed from its history on
-its next step.
+its next step. ``whereabouts/sandbox.py`` says what the sandbox shares between cases.
 
-How: a local dev server and a real ``python worker.py`` process (``bench/stack.py``), on the real
-school calendar so every case, started today, waits for Day 2. 20 warm-up cases first (templates,
-the mail client and the workflow module are loaded once per worker, not per case), then the rest
-through ``whereabouts.feed.feed()``; when every case has sent its Day 1 prompt and sits on its
-first timer, the worker's resident memory (``/proc/<pid>/status``) is read again. With the
-default bound of 10,000 the cache ends exactly full. Prints figures; asserts nothing about time.
+How: the cases and trivial workflows ``bench.day1`` took to their first timer (under
+``make bench``, on the stack it leaves; run alone, this runs it first). Each worker's resident
+memory (``/proc/<pid>/status``) fresh, after its 20 warm-up runs (the baseline) and with every
+run on its timer; per cached run is the growth over the baseline divided by the runs the worker
+took into its cache meanwhile (every one: the bound, 10,000 by default, is never reached).
+Prints figures; asserts nothing about time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 
-from bench import print_figures
-from bench.stack import Stack, mb, own_or_given, synthetic_rows
+from bench import Beside, Figures, print_figures, scaled
+from bench.day1 import CASES, WARM_UP, morning
+from bench.stack import Stack, mb, own_or_given
 
-CASES = 10_000
-WARM_UP = 20
-SHARE_STACK = True  # make bench hands this stack on to bench.finish with the cases still open
+SHARE_STACK = True  # under make bench: the stack bench.day1 leaves, handed on to bench.finish
 
 
-async def main(cases: int = CASES, shared: Stack | None = None) -> dict[str, float | int | str]:
-    """``shared``, if given, must be a fresh stack (no cases yet); it is left running with them."""
-    rows = synthetic_rows(cases)
+async def main(cases: int | None = None, shared: Stack | None = None) -> Figures:
     async with own_or_given(shared, "carry") as stack:
-        cold = stack.rss()
-        warm_ids, _ = await stack.start_cases(rows[:WARM_UP])
-        await stack.wait_until_waiting(warm_ids, WARM_UP, sample=WARM_UP)
-        baseline = stack.rss()
-        cached_before = await stack.metric("temporal_sticky_cache_size")
-        cpu_before = stack.cpu_seconds()
+        if "case_after" not in stack.marks:
+            await morning(stack, cases or scaled(CASES, least=2 * WARM_UP))
+        m = stack.marks
 
-        began = time.monotonic()
-        ids, start_s = await stack.start_cases(rows[WARM_UP:])
-        await stack.wait_until_waiting([*warm_ids, *ids], cases)
-        through_s = time.monotonic() - began
+        async def running(queue: str) -> int:
+            query = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
+            return (await stack.client.count_workflows(query)).count
 
-        after = stack.rss()
-        cached = await stack.metric("temporal_sticky_cache_size")
-        evicted = await stack.metric("temporal_sticky_cache_total_forced_eviction")
-        cpu = stack.cpu_seconds() - cpu_before
-        running = (await stack.client.count_workflows("ExecutionStatus = 'Running'")).count
-        stack.waiting = [*warm_ids, *ids]
-        added = len(ids)
-        grown = cached - cached_before  # cases the worker took into its cache meanwhile
-        per_cached = round((after - baseline) / grown / 1024, 1) if grown > 0 else "n/a"
-        figures: dict[str, float | int | str] = {
-            "open cases (waiting on a timer)": running,
-            "sticky cache bound (max_cached_workflows)": stack.max_cached_workflows,
-            "cases in the worker's cache": int(cached),
-            "cache evictions": int(evicted),
-            "worker RSS, fresh (cache empty), MB": mb(cold),
-            f"worker RSS, {int(cached_before)} cases cached (baseline), MB": mb(baseline),
-            f"worker RSS, {int(cached)} cases cached, MB": mb(after),
-            "worker peak RSS, MB": mb(stack.peak_rss()),
-            "memory per cached case, kB": per_cached,
-            f"memory per case, (after - fresh) / {cases}, kB": round((after - cold) / cases / 1024, 1),
-            "worker CPU per case to its first timer, ms": round(cpu / added * 1000, 1),
-            f"feed() start of {added} cases, s": round(start_s, 1),
-            f"{added} cases started and on their first timer, s": round(through_s, 1),
+        def per_cached(kind: str) -> float:
+            grown = m[f"{kind}_cached"] - m[f"{kind}_cached_base"]
+            return round((m[f"{kind}_after"] - m[f"{kind}_base"]) / grown / 1024, 1) if grown > 0 else 0.0
+
+        case_kb, trivial_kb = per_cached("case"), per_cached("trivial")
+        cases_n = int(m["cases"])
+        figures: Figures = {
+            "open runs waiting on a timer": Beside(
+                await running(stack.settings.task_queue), await running(stack.trivial_queue)
+            ),
+            "sticky cache bound (max_cached_workflows), each worker": stack.max_cached_workflows,
+            "runs in the worker's cache": Beside(int(m["case_cached"]), int(m["trivial_cached"])),
+            "cache evictions": Beside(int(m["case_evicted"]), int(m["trivial_evicted"])),
+            "worker RSS, fresh (cache empty), MB": Beside(mb(m["case_fresh"]), mb(m["trivial_fresh"])),
+            f"worker RSS, {WARM_UP} cached (baseline), MB": Beside(mb(m["case_base"]), mb(m["trivial_base"])),
+            f"worker RSS, {cases_n} cached, MB": Beside(mb(m["case_after"]), mb(m["trivial_after"])),
+            "worker peak RSS, MB": Beside(
+                mb(stack.case_worker.peak_rss()), mb(stack.trivial_worker.peak_rss())
+            ),
+            "memory per cached open case, kB": Beside(case_kb, trivial_kb),
+            f"memory per run, (after - fresh) / {cases_n}, kB": Beside(
+                round((m["case_after"] - m["case_fresh"]) / cases_n / 1024, 1),
+                round((m["trivial_after"] - m["trivial_fresh"]) / cases_n / 1024, 1),
+            ),
+            "a worker carrying 10,000 cached cases, MB (baseline + 10,000 x per case)": Beside(
+                round(mb(m["case_base"]) + case_kb * 10_000 / 1024),
+                round(mb(m["trivial_base"]) + trivial_kb * 10_000 / 1024),
+            ),
         }
     return print_figures(figures)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else CASES))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else None))

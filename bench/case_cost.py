@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import TEST_DIRECTORY, register_search_attributes
 from tests.factories import make_case, next_weekday
+from tests.signer import TestSigner
 from whereabouts.activities.deps import Deps
 from whereabouts.devstack import mailcatcher
 from whereabouts.models import CallRecord, LaDecisionRecord, VisitRecord
@@ -54,9 +55,13 @@ async def main() -> dict[str, float]:
     catcher = mailcatcher.MailCatcher()
     port = mailcatcher.free_port()
     controller = mailcatcher.start(catcher, port=port)
+    signer = TestSigner()  # each action signed by the person it names, as the tests sign them
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+        interceptors=[signer],
     )
+    signer.clock = env.get_current_time  # the case judges a signature's age by the server's clock
     await register_search_attributes(env.client)
     settings = Settings(
         smtp_port=port,
@@ -75,7 +80,8 @@ async def main() -> dict[str, float]:
             )
             await walk(env, h, lambda s: s.next_action_at is not None)
             await h.execute_update(
-                CmeCaseWorkflow.record_call, CallRecord(outcome="safe_with_parent", reason="ill", by="bench")
+                CmeCaseWorkflow.record_call,
+                CallRecord(outcome="safe_with_parent", reason="ill", by="T. Hale"),
             )
             with env.auto_time_skipping_disabled():
                 await h.result()
@@ -90,10 +96,13 @@ async def main() -> dict[str, float]:
                 CmeCaseWorkflow.run, case, id=f"b2-{uuid.uuid4()}", task_queue=settings.task_queue
             )
             await walk(env, h, lambda s: s.visit_booked_for is not None)
-            await h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="no_answer", by="bench"))
+            await h.execute_update(
+                CmeCaseWorkflow.record_visit, VisitRecord(outcome="no_answer", by="Vic Visitor")
+            )
             await walk(env, h, lambda s: s.referred_at is not None and "LA decision" in (s.next_action or ""))
             await h.execute_update(
-                CmeCaseWorkflow.record_la_decision, LaDecisionRecord(decision="remove_from_roll", by="bench")
+                CmeCaseWorkflow.record_la_decision,
+                LaDecisionRecord(decision="child_located", by="LA", note="bench: found at an aunt's"),
             )
             with env.auto_time_skipping_disabled():
                 await h.result()

@@ -1,4 +1,5 @@
-"""Finishing: how long after the MIS says "the parent responded" is a case closed?
+"""Finishing: how long after the MIS says "the parent responded" is a case closed, beside a
+trivial workflow that completes when signalled?
 
     python -m bench.finish [CASES]        or as part of ``make bench``
 
@@ -9,14 +10,17 @@ cases at once, so the figure that matters is the latency under a burst, beside t
 single case on an idle worker.
 
 How: a local dev server and a real ``python worker.py`` process (``bench/stack.py``). Under
-``make bench`` these are the ones ``bench.carry`` leaves running, with its 10,000 cases waiting
-for Day 2 (the worker's cache full): the closes are measured on a worker carrying a full load,
-and the machine's two CPUs are spared starting another thousand. Run alone, it starts 1,020
+``make bench`` these are the ones ``bench.day1`` leaves running, with its cases waiting for
+Day 2 in the worker's cache: the closes are measured on a worker carrying a load, and the
+machine's two CPUs are spared starting another thousand. Run alone, it starts 1,020
 synthetic cases through ``whereabouts.feed.feed()`` and waits until they sit on their first
 timer. 20 cases are then signalled one at a time (each closed before the next is sent: the
 latency on an idle worker), and 1,000 all at once, at most ``DEFAULT_CONCURRENCY`` signals in
 flight as the feed sends them. Per case the latency is the workflow's close time (from the server)
-minus the moment its signal was sent. Prints figures; asserts nothing about time.
+minus the moment its signal was sent. The baseline is the same (20 one at a time, then 1,000
+at once, the same bound on signals in flight, the same client) for trivial workflows waiting on
+a timer on their own worker (``bench/trivial.py``: signalled, they complete), signalled after
+the cases. Prints figures; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ import asyncio
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio.client import Client
 
-from bench import print_figures
+from bench import Beside, Figures, print_figures, scaled
 from bench.stack import Stack, own_or_given, synthetic_rows
+from bench.trivial import BenchTrivial
 from whereabouts.feed import DEFAULT_CONCURRENCY
 from whereabouts.models import ParentContact
 from whereabouts.vocabulary import CmeOutcome
@@ -65,9 +70,64 @@ async def signal(client: Client, case_id: str) -> float:
     return sent_at
 
 
-async def main(cases: int = CASES, shared: Stack | None = None) -> dict[str, float | int | str]:
-    """On ``shared`` (a stack with enough cases already waiting, as ``bench.carry`` leaves it),
-    or else on a stack of its own with 1,020 cases started for it."""
+async def trivial_closed_at(client: Client, wid: str) -> float:
+    handle = client.get_workflow_handle_for(BenchTrivial.run, wid)
+    if await handle.result() != "x":
+        raise RuntimeError(f"{wid} timed out instead of completing on its signal")
+    desc = await handle.describe()
+    assert desc.close_time is not None
+    return desc.close_time.timestamp()
+
+
+async def trivial_signal(client: Client, wid: str) -> float:
+    sent_at = time.time()
+    await client.get_workflow_handle(wid).signal(BenchTrivial.finish)
+    return sent_at
+
+
+async def closes(
+    client: Client,
+    ids: Sequence[str],
+    send: Callable[[Client, str], Awaitable[float]],
+    closed: Callable[[Client, str], Awaitable[float]],
+    cpu: Callable[[], float],
+) -> dict[str, float]:
+    """The first ``ONE_AT_A_TIME`` of ``ids`` signalled one at a time, the rest at once."""
+    solo, burst = ids[:ONE_AT_A_TIME], ids[ONE_AT_A_TIME:]
+    idle = []
+    for wid in solo:
+        sent_at = await send(client, wid)
+        idle.append(await closed(client, wid) - sent_at)
+
+    cpu_before = cpu()
+    gate = asyncio.Semaphore(DEFAULT_CONCURRENCY)
+
+    async def one(wid: str) -> tuple[float, float]:
+        async with gate:
+            sent_at = await send(client, wid)
+        return sent_at, await closed(client, wid)
+
+    began = time.time()
+    times = await asyncio.gather(*(one(wid) for wid in burst))
+    latencies = [done - sent for sent, done in times]
+    wall = max(done for _, done in times) - began
+    return {
+        "idle_p50": round(percentile(idle, 50), 3),
+        "idle_max": round(max(idle), 3),
+        "p50": round(percentile(latencies, 50), 3),
+        "p95": round(percentile(latencies, 95), 3),
+        "max": round(max(latencies), 3),
+        "wall": round(wall, 2),
+        "rate": round(len(burst) / wall, 1),
+        "cpu_ms": round((cpu() - cpu_before) / len(burst) * 1000, 2),
+        "closed": len(idle) + len(times),
+    }
+
+
+async def main(cases: int | None = None, shared: Stack | None = None) -> Figures:
+    """On ``shared`` (a stack with enough cases and trivial workflows already waiting, as
+    ``bench.day1`` leaves it), or else on a stack of its own with them started for it."""
+    cases = cases or scaled(CASES)
     needed = cases + ONE_AT_A_TIME
     async with own_or_given(shared, "finish") as stack:
         client = stack.client
@@ -76,48 +136,39 @@ async def main(cases: int = CASES, shared: Stack | None = None) -> dict[str, flo
         else:
             ids, _ = await stack.start_cases(synthetic_rows(needed))
             await stack.wait_until_waiting(ids, len(ids))
+        if len(stack.trivial_waiting) >= needed:
+            trivial_ids = stack.trivial_waiting[:needed]
+        else:
+            trivial_ids, _ = await stack.start_trivial(needed, "trivial-finish")
+            await stack.wait_until_trivial_waiting(trivial_ids, needed)
         carried = (await client.count_workflows("ExecutionStatus = 'Running'")).count
-        solo, burst = ids[:ONE_AT_A_TIME], ids[ONE_AT_A_TIME:]
 
-        idle = []
-        for cid in solo:
-            sent_at = await signal(client, cid)
-            idle.append(await closed_at(client, cid) - sent_at)
+        c = await closes(client, ids, signal, closed_at, stack.case_worker.cpu_seconds)
+        t = await closes(
+            client, trivial_ids, trivial_signal, trivial_closed_at, stack.trivial_worker.cpu_seconds
+        )
 
-        cpu_before = stack.cpu_seconds()
-        gate = asyncio.Semaphore(DEFAULT_CONCURRENCY)
+        done, done_trivial = set(ids), set(trivial_ids)
+        stack.waiting = [cid for cid in stack.waiting if cid not in done]
+        stack.trivial_waiting = [wid for wid in stack.trivial_waiting if wid not in done_trivial]
 
-        async def one(case_id: str) -> tuple[float, float]:
-            async with gate:
-                sent_at = await signal(client, case_id)
-            return sent_at, await closed_at(client, case_id)
-
-        began = time.time()
-        times = await asyncio.gather(*(one(cid) for cid in burst))
-        latencies = [closed - sent for sent, closed in times]
-        wall = max(closed for _, closed in times) - began
-        cpu = stack.cpu_seconds() - cpu_before
-
-        closed = set(ids)
-        stack.waiting = [cid for cid in stack.waiting if cid not in closed]
-
-    figures: dict[str, float | int | str] = {
-        "open cases on the worker's task queue beforehand": carried,
-        "one at a time (idle worker), cases": len(idle),
-        "one at a time, p50 s": round(percentile(idle, 50), 3),
-        "one at a time, max s": round(max(idle), 3),
-        "burst, cases signalled at once": len(burst),
+    figures: Figures = {
+        "open runs on the server beforehand (cases and trivial)": carried,
+        "one at a time (idle worker), runs": ONE_AT_A_TIME,
+        "one at a time, p50 s": Beside(c["idle_p50"], t["idle_p50"]),
+        "one at a time, max s": Beside(c["idle_max"], t["idle_max"]),
+        "burst, runs signalled at once": cases,
         "burst, signals in flight at most": DEFAULT_CONCURRENCY,
-        "burst, p50 s": round(percentile(latencies, 50), 3),
-        "burst, p95 s": round(percentile(latencies, 95), 3),
-        "burst, max s": round(max(latencies), 3),
-        "burst, wall time first signal to last close, s": round(wall, 2),
-        "burst, cases closed per second": round(len(burst) / wall, 1),
-        "worker CPU per case closed, ms": round(cpu / len(burst) * 1000, 1),
-        "cases closed as parent_contact (checked)": len(idle) + len(times),
+        "burst, p50 s": Beside(c["p50"], t["p50"]),
+        "burst, p95 s": Beside(c["p95"], t["p95"]),
+        "burst, max s": Beside(c["max"], t["max"]),
+        "burst, wall time first signal to last close, s": Beside(c["wall"], t["wall"]),
+        "burst, closed per second": Beside(c["rate"], t["rate"]),
+        "worker CPU per close, ms": Beside(c["cpu_ms"], t["cpu_ms"]),
+        "cases closed as parent_contact (checked)": c["closed"],
     }
     return print_figures(figures)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else CASES))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else None))

@@ -1,6 +1,8 @@
 """A throwaway local stack for the benchmarks that need a real worker: the Temporal dev server
-(in memory, the five search attributes), an SMTP catcher, and ``python worker.py`` as its own
-process, started as production starts it (settings from ``WHEREABOUTS_*``, payloads encrypted).
+(in memory, the search attributes), an SMTP catcher, and ``python worker.py`` as its own
+process, started as production starts it (settings from ``WHEREABOUTS_*``, payloads encrypted),
+with the baseline's worker beside it: ``python -m bench.trivial``, the same settings and
+sandbox, a trivial workflow, on a task queue of its own.
 
 Why a separate process: the figures that matter for sizing (the worker's resident memory per
 open case, how quickly it closes cases) are only honest for a worker that is alone in its
@@ -34,15 +36,18 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.start_feed import synthetic_feed
+from bench.trivial import BenchTrivial
 from tests.factories import last_school_day
+from tests.signer import TestSigner
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
-from whereabouts.feed import COLUMNS, Feed, FeedRow, feed, read_feed
+from whereabouts.feed import COLUMNS, DEFAULT_CONCURRENCY, Feed, FeedRow, feed, read_feed
 from whereabouts.search import ALL_KEYS
 from whereabouts.settings import Settings
 from whereabouts.times import LONDON
@@ -65,38 +70,24 @@ class CountingCatcher(mailcatcher.MailCatcher):
 
 
 @dataclass
-class Stack:
-    env: WorkflowEnvironment
-    settings: Settings  # what the benchmark's client uses: the worker's task queue
-    worker: asyncio.subprocess.Process
-    catcher: CountingCatcher
+class WorkerProcess:
+    """A worker running as its own process: ``python worker.py`` for cases, or
+    ``python -m bench.trivial`` for the baseline."""
+
+    proc: asyncio.subprocess.Process
     metrics_port: int
-    var_dir: Path
-    worker_env: dict[str, str]
-    # Cases known to sit on their first timer, for a later benchmark on the same stack.
-    waiting: list[str] = dataclasses.field(default_factory=list)
+    log_path: Path
 
-    @property
-    def max_cached_workflows(self) -> int:
-        """The worker's sticky cache bound: the most cases it keeps in memory between tasks."""
-        default = Settings.model_fields["max_cached_workflows"].default
-        return int(self.worker_env.get("WHEREABOUTS_MAX_CACHED_WORKFLOWS", default))
-
-    @property
-    def client(self) -> Client:
-        return self.env.client
-
-    # --- the worker process ---------------------------------------------------------------
     def rss(self) -> int:
-        """The worker's resident set size now, in bytes (``VmRSS``)."""
-        return _proc_status(self.worker.pid)["VmRSS"]
+        """Its resident set size now, in bytes (``VmRSS``)."""
+        return _proc_status(self.proc.pid)["VmRSS"]
 
     def peak_rss(self) -> int:
-        """The worker's highest resident set size so far (``VmHWM``)."""
-        return _proc_status(self.worker.pid)["VmHWM"]
+        """Its highest resident set size so far (``VmHWM``)."""
+        return _proc_status(self.proc.pid)["VmHWM"]
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def metric(self, name: str) -> float:
@@ -108,10 +99,59 @@ class Stack:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def check(self) -> None:
+        if self.proc.returncode is not None:
+            log = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{self.log_path.stem} exited with code {self.proc.returncode}:\n{log}")
+
+    async def idle(self, window: float = 1.5, busy_fraction: float = 0.05) -> bool:
+        before = self.cpu_seconds()
+        await asyncio.sleep(window)
+        return self.cpu_seconds() - before < window * busy_fraction
+
+
+@dataclass
+class Stack:
+    env: WorkflowEnvironment
+    settings: Settings  # what the benchmark's client uses: the case worker's task queue
+    case_worker: WorkerProcess
+    trivial_worker: WorkerProcess  # the baseline: bench.trivial, on trivial_queue
+    trivial_queue: str
+    catcher: CountingCatcher
+    var_dir: Path
+    worker_env: dict[str, str]
+    # Cases and trivial workflows known to sit on their first timer, for a later benchmark.
+    waiting: list[str] = dataclasses.field(default_factory=list)
+    trivial_waiting: list[str] = dataclasses.field(default_factory=list)
+    # Figures one benchmark measured for a later one on the same stack (bench.day1 for carry).
+    marks: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def max_cached_workflows(self) -> int:
+        """The worker's sticky cache bound: the most cases it keeps in memory between tasks."""
+        default = Settings.model_fields["max_cached_workflows"].default
+        return int(self.worker_env.get("WHEREABOUTS_MAX_CACHED_WORKFLOWS", default))
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    # --- the case worker process (what the benchmarks measured before they had a baseline) ---
+    def rss(self) -> int:
+        return self.case_worker.rss()
+
+    def peak_rss(self) -> int:
+        return self.case_worker.peak_rss()
+
+    def cpu_seconds(self) -> float:
+        return self.case_worker.cpu_seconds()
+
+    async def metric(self, name: str) -> float:
+        return await self.case_worker.metric(name)
+
     def check_worker(self) -> None:
-        if self.worker.returncode is not None:
-            log = (self.var_dir / "worker.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the worker exited with code {self.worker.returncode}:\n{log}")
+        self.case_worker.check()
+        self.trivial_worker.check()
 
     # --- cases ----------------------------------------------------------------------------
     async def start_cases(self, rows: Sequence[FeedRow]) -> tuple[list[str], float]:
@@ -158,10 +198,51 @@ class Stack:
             if all(await asyncio.gather(*(self._on_timer(cid) for cid in picked))):
                 return time.monotonic() - began
 
-    async def _idle(self, window: float = 1.5, busy_fraction: float = 0.05) -> bool:
-        before = self.cpu_seconds()
-        await asyncio.sleep(window)
-        return self.cpu_seconds() - before < window * busy_fraction
+    async def _idle(self) -> bool:
+        return await self.case_worker.idle()
+
+    async def start_trivial(self, count: int, prefix: str) -> tuple[list[str], float]:
+        """Start ``count`` trivial workflows as ``feed()`` starts cases: the same options, the same
+        bound on requests in flight, the same client. Their IDs and the seconds it took."""
+        gate = asyncio.Semaphore(DEFAULT_CONCURRENCY)
+        ids = [f"{prefix}-{uuid.uuid4().hex[:8]}-{i}" for i in range(count)]
+
+        async def one(wid: str) -> None:
+            async with gate:
+                await self.client.start_workflow(
+                    BenchTrivial.run,
+                    "x",
+                    id=wid,
+                    task_queue=self.trivial_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    static_summary="CME case: school URN 990201",
+                    memo={"first_day_absent": "2026-11-27", "first_session": "AM"},
+                )
+
+        began = time.monotonic()
+        await asyncio.gather(*(one(wid) for wid in ids))
+        return ids, time.monotonic() - began
+
+    async def wait_until_trivial_waiting(
+        self, ids: Sequence[str], cached_expected: int, *, sample: int = 100, timeout: float = 900
+    ) -> float:
+        """Until the trivial worker holds ``cached_expected`` runs, has gone quiet, and a sample
+        of ``ids`` each has a timer as its last event. Seconds waited."""
+        began = time.monotonic()
+        while True:
+            self.check_worker()
+            if time.monotonic() - began > timeout:
+                raise RuntimeError(f"trivial workflows not waiting after {timeout:.0f} s")
+            cached = await self.trivial_worker.metric("temporal_sticky_cache_size")
+            if cached < min(cached_expected, self.max_cached_workflows):
+                await asyncio.sleep(0.3)
+                continue
+            if not await self.trivial_worker.idle():
+                continue
+            picked = random.sample(list(ids), min(sample, len(ids)))
+            if all(await asyncio.gather(*(self._on_timer(wid) for wid in picked))):
+                return time.monotonic() - began
 
     async def _on_timer(self, case_id: str) -> bool:
         handle = self.client.get_workflow_handle(case_id)
@@ -205,16 +286,18 @@ async def local_stack(label: str, *, max_cached_workflows: int | None = None) ->
     smtp_port = mailcatcher.free_port()
     controller = mailcatcher.start(catcher, port=smtp_port)
     env: WorkflowEnvironment | None = None
-    worker: asyncio.subprocess.Process | None = None
+    workers: list[asyncio.subprocess.Process] = []
     try:
+        make_pseudonym_key(var_dir)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"),
             data_converter=converter,
+            interceptors=[TestSigner()],  # the feed's marks and the MIS's signals, signed
             search_attributes=list(ALL_KEYS),
             dev_server_log_level="error",
             ui=False,
         )
-        metrics_port = mailcatcher.free_port()
+        metrics_port = mailcatcher.free_port()  # the case worker's
         worker_env = {k: v for k, v in os.environ.items() if not k.startswith("WHEREABOUTS_")}
         worker_env.pop("PYTHONDONTWRITEBYTECODE", None)
         worker_env |= {
@@ -233,39 +316,59 @@ async def local_stack(label: str, *, max_cached_workflows: int | None = None) ->
         }
         if max_cached_workflows is not None:
             worker_env["WHEREABOUTS_MAX_CACHED_WORKFLOWS"] = str(max_cached_workflows)
-        with (var_dir / "worker.log").open("wb") as log:
-            worker = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(ROOT / "worker.py"),
-                cwd=ROOT,
-                env=worker_env,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        stack = Stack(env, settings, worker, catcher, metrics_port, var_dir, worker_env)
-        await _until_started(stack)
+        trivial_env = worker_env | {
+            "WHEREABOUTS_TASK_QUEUE": f"{settings.task_queue}-trivial",
+            "WHEREABOUTS_METRICS_PORT": str(mailcatcher.free_port()),
+        }
+        started = []
+        for name, command, env_vars in (
+            ("worker", [str(ROOT / "worker.py")], worker_env),
+            ("trivial-worker", ["-m", "bench.trivial"], trivial_env),
+        ):
+            log_path = var_dir / f"{name}.log"
+            with log_path.open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    *command,
+                    cwd=ROOT,
+                    env=env_vars,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+            workers.append(proc)
+            started.append(WorkerProcess(proc, int(env_vars["WHEREABOUTS_METRICS_PORT"]), log_path))
+        stack = Stack(
+            env,
+            settings,
+            case_worker=started[0],
+            trivial_worker=started[1],
+            trivial_queue=trivial_env["WHEREABOUTS_TASK_QUEUE"],
+            catcher=catcher,
+            var_dir=var_dir,
+            worker_env=worker_env,
+        )
+        for one in started:
+            await _until_started(one)
         yield stack
     finally:
-        if worker is not None:
-            await _stop(worker)
+        await asyncio.gather(*(_stop(proc) for proc in workers))
         if env is not None:
             await env.shutdown()
         controller.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-async def _until_started(stack: Stack, timeout: float = 60) -> None:
+async def _until_started(worker: WorkerProcess, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    log = stack.var_dir / "worker.log"
     while time.monotonic() < deadline:
-        stack.check_worker()
-        if b"worker started" in log.read_bytes():
+        worker.check()
+        if b"worker started" in worker.log_path.read_bytes():
             with contextlib.suppress(OSError):
-                await stack.metric("temporal_")
+                await worker.metric("temporal_")
                 await asyncio.sleep(1.0)  # let its pollers reach the server
                 return
         await asyncio.sleep(0.2)
-    raise RuntimeError(f"the worker did not start within {timeout:.0f} s")
+    raise RuntimeError(f"{worker.log_path.stem} did not start within {timeout:.0f} s")
 
 
 @functools.cache
@@ -298,6 +401,15 @@ def _proc_status(pid: int) -> dict[str, int]:
 def _fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.read().decode()
+
+
+def make_pseudonym_key(var_dir: Path) -> None:
+    """The local pseudonym key feed() and the worker name cases with (var/pseudonym-key)."""
+    try:
+        from whereabouts.pseudonym import local_key
+    except ImportError:  # a tree from before case IDs were pseudonyms
+        return
+    local_key(var_dir, create=True)
 
 
 def today_london() -> date:

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from whereabouts import metrics
 from whereabouts.activities.deps import Deps
@@ -26,22 +25,12 @@ from whereabouts.connect import TemporalUnreachable, codec_for, connect
 from whereabouts.directory import DirectoryError
 from whereabouts.directory_checks import terms_running_out
 from whereabouts.pseudonym import PseudonymKeyError, pseudonyms_for
+from whereabouts.sandbox import workflow_runner
 from whereabouts.settings import Settings, get_settings, plain_smtp_refused
 from whereabouts.workflows.case import CmeCaseWorkflow
 from whereabouts.workflows.feed_import import FeedImportWorkflow
 
 log = logging.getLogger("whereabouts.worker")
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    # pydantic's EmailStr validates with email_validator/idna: deterministic, pass them through.
-    # cryptography checks the actions' signatures (workflows/gate.py): pure, and a native module
-    # that aborts the process when the sandbox re-imports the exception it raises on a bad one.
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "email_validator", "idna", "cryptography"
-        )
-    )
 
 
 def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
