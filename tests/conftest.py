@@ -126,6 +126,9 @@ def settings(tmp_path, smtp) -> Settings:
         # own tests (test_codec, test_security, test_privacy) run with a key.
         demo_unencrypted=True,
         signing_key=key_file("T. Hale"),  # admin.py in-process acts as T. Hale (tests/signer.py)
+        # In-process workers are unversioned: on the shared dev server a versioned one would wait
+        # for its build to be made current. tests/test_versioning.py runs versioned workers.
+        worker_versioning=False,
     )
 
 

@@ -117,6 +117,10 @@ class CaseInput(_Model):
     previous: PreviousEpisode | None = Field(
         default=None, description="the pupil's last episode, as the feed found it (its memo)"
     )
+    # Set only by the case itself when it continues as new, waiting on the LA: a
+    # ``whereabouts.carried.CarriedCase`` as JSON (that model refers to this one and to the
+    # steps'), which the run takes out and reads before anything else sees the case.
+    carried: dict[str, Any] | None = None
 
 
 class PreviousEpisode(_Model):

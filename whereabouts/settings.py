@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     # (a JWT), re-read when the file changes, so a short-lived token can be renewed beside it.
     temporal_api_key_file: Path | None = None
 
+    # --- Releases: Worker Deployment versioning (``whereabouts/versioning.py``) ---------------
+    # Every worker is a version (deployment name + build id) of one Worker Deployment; a case
+    # auto-upgrades to the deployment's current version. Unset build id: the package version and
+    # a hash of the code, so a changed checkout is a new build.
+    deployment_name: str = Field(default="whereabouts", pattern=r"^[A-Za-z0-9_-]{1,60}$")
+    build_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.+-]{1,60}$")
+    worker_versioning: bool = True
+    # Make this worker's build the current version when it starts: "first" (only if the
+    # deployment has none: a first install), "always" (make run), or "never" (promote by hand).
+    # Unset: "always" locally, "first" in production.
+    promote: str | None = Field(default=None, pattern="^(first|always|never)$")
+
     # --- SMTP -----------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

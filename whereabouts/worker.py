@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -27,17 +29,25 @@ from whereabouts.directory_checks import terms_running_out
 from whereabouts.pseudonym import PseudonymKeyError, pseudonyms_for
 from whereabouts.sandbox import workflow_runner
 from whereabouts.settings import Settings, get_settings, plain_smtp_refused
+from whereabouts.versioning import build_id, deployment_config, take_over_if_due
 from whereabouts.workflows.case import CmeCaseWorkflow
 from whereabouts.workflows.feed_import import FeedImportWorkflow
 
 log = logging.getLogger("whereabouts.worker")
 
 
-def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    deps: Deps,
+    task_queue: str | None = None,
+    workflows: Sequence[type] | None = None,
+) -> Worker:
+    """The worker; ``workflows``: other definitions of the same workflows (a test's next release)."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CmeCaseWorkflow, FeedImportWorkflow],
+        workflows=list(workflows or [CmeCaseWorkflow, FeedImportWorkflow]),
         workflow_runner=workflow_runner(),
         activities=all_activities(deps),
         interceptors=[ReportRetries()],
@@ -48,7 +58,18 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
         # heartbeats back for up to 80% of the heartbeat timeout (48 s), and a worker killed in
         # that time would send those messages again. Each heartbeat is one e-mail: cheap to send.
         max_heartbeat_throttle_interval=timedelta(milliseconds=250),
+        # Which release this worker is (Worker Deployment versioning, whereabouts/versioning.py).
+        deployment_config=deployment_config(settings),
     )
+
+
+def _said(task: asyncio.Task[str]) -> None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:
+        log.error("release: could not check the current version: %s", task.exception())
+    else:
+        log.info("release: %s", task.result())
 
 
 def startup_refusal(settings: Settings) -> str | None:
@@ -116,6 +137,10 @@ async def main() -> int:
     if runtime is not None:
         log.info("metrics: http://0.0.0.0:%d/metrics", settings.metrics_port)
     async with worker:
+        if settings.worker_versioning:
+            log.info("release: deployment %s, build %s", settings.deployment_name, build_id(settings))
+            promoted = asyncio.create_task(take_over_if_due(client, settings))
+            promoted.add_done_callback(_said)
         await stop.wait()
         log.info("stopping: finishing the tasks in hand")
     log.info("worker stopped")
@@ -123,8 +148,16 @@ async def main() -> int:
 
 
 def console_main() -> None:
-    """The ``whereabouts-worker`` command and ``python worker.py``."""
-    sys.exit(asyncio.run(main()))
+    """The ``whereabouts-worker`` command and ``python worker.py``.
+
+    Leaves with ``os._exit`` once everything is flushed: the SDK's native threads can abort the
+    interpreter's own shutdown ("PyGILState_Release ... finalizing", exit -6), which would turn a
+    clean stop or a one-line refusal into a crash report."""
+    code = asyncio.run(main())
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

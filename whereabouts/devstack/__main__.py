@@ -52,6 +52,7 @@ from whereabouts.settings import (
     write_private,
 )
 from whereabouts.times import LONDON, day
+from whereabouts.versioning import build_id
 
 BIN = Path(sys.executable).parent
 TEMPORAL_PORT = 7233
@@ -359,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"Temporal dev server up in {time.monotonic() - started:.1f} s (pid {procs[-1].pid})")
 
     procs.append(subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env))
-    say(f"worker started (pid {procs[-1].pid})")
+    say(f"worker started (pid {procs[-1].pid}): build {build_id(settings)} of {settings.deployment_name}")
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)

@@ -14,12 +14,13 @@ they name the step, never the child.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from whereabouts.carried import CarriedCase
     from whereabouts.case_schedule import CALENDAR_AHEAD, LA_CHASE_WORKING_DAYS
     from whereabouts.models import CaseInput, CaseResult
     from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
@@ -27,17 +28,25 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.vocabulary import CmeOutcome, CmeStage, LetterPlan, VisitPlan
 
 from whereabouts.workflows.activity_calls import la_chase_after, more_school_days, schedule_case
+from whereabouts.workflows.carry import restore, snapshot
 from whereabouts.workflows.state import SYSTEM, CallSlot, CaseClosed, Closing
 from whereabouts.workflows.timing import Timing
 
 CALENDAR_MARGIN = timedelta(days=30)  # refresh the school days when fewer than this are left
 
 
+# AUTO_UPGRADE (the versioned worker's default behaviour, whereabouts/versioning.py): a case moves
+# to each new release at its next task, so a change to logic a running case has passed goes
+# behind workflow.patched. (Not on the decorator: a server refuses a behaviour from a worker
+# that is not versioned, and the tests' in-process workers are not.)
 @workflow.defn(name="CmeCase")
 class CmeCaseWorkflow(Timing):
     @workflow.init
     def __init__(self, case: CaseInput) -> None:
-        super().__init__(case)
+        super().__init__(case.model_copy(update={"carried": None}) if case.carried else case)
+        # Set: this run continues a case that was waiting on the LA (``carry.py``).
+        self._carried = CarriedCase.model_validate(case.carried) if case.carried else None
+        self._continue_with: CarriedCase | None = None  # set: continue as new with this
 
     # ------------------------------------------------------------------------------------
     # The procedure
@@ -45,11 +54,17 @@ class CmeCaseWorkflow(Timing):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseResult:
         info = workflow.info()
-        self._log("Case opened", SYSTEM, f"first day of unexplained absence {case.first_day_absent}")
+        carried = self._carried
+        if carried is None:
+            self._log("Case opened", SYSTEM, f"first day of unexplained absence {case.first_day_absent}")
+        else:
+            restore(self, carried)
         procedure = asyncio.create_task(self._carried_out())
         # Only a closing event ends a case: a step that fails for good stops the procedure, and
         # the case then waits, on the list and marked for an operator, for a person to act.
-        await workflow.wait_condition(lambda: self.closing is not None)
+        await workflow.wait_condition(lambda: self.closing is not None or self._continue_with is not None)
+        if self.closing is None and self._continue_with is not None:
+            await self._continue_as_new(self._continue_with)
         if not procedure.done():
             procedure.cancel()
         try:
@@ -71,7 +86,12 @@ class CmeCaseWorkflow(Timing):
         never fatal."""
         try:
             await self._load_roster()  # every update and signal is checked against it (gate.py)
-            self._background(self._keep_roster_fresh())
+            self._background(self._keep_roster_fresh(), standing=True)
+            if self._carried is not None:  # a continued run: straight back to waiting on the LA
+                self._background(self._holiday_checks(), standing=True)
+                self._background(self._n_code_rule(), standing=True)
+                await self._await_la(self._carried.la_chases, self._carried.la_wait_from)
+                return
             request = ScheduleRequest(
                 school_urn=self.case.school_urn,
                 first_day_absent=self.case.first_day_absent,
@@ -84,10 +104,10 @@ class CmeCaseWorkflow(Timing):
                 return
             if self.schedule.fallback:
                 await self._calendar_fallback(self.schedule.fallback)
-            self._background(self._holiday_checks())
+            self._background(self._holiday_checks(), standing=True)
             self._background(self._flags_on_day1())
             self._background(self._previous_episode())
-            self._background(self._n_code_rule())
+            self._background(self._n_code_rule(), standing=True)
             self._background(self._ten_day_return())
             await self._procedure()
         except ActivityError as err:
@@ -149,7 +169,7 @@ class CmeCaseWorkflow(Timing):
             else "Day 10 reached without the child being seen or contact from the parents"
         )
         await self._refer(reason)
-        await self._await_la()
+        await self._await_la(0, self.referred_at or workflow.now())
 
     async def _calendar_fallback(self, why: str) -> None:
         self._log("School-day schedule counted on weekdays less bank holidays", SYSTEM, why)
@@ -170,11 +190,18 @@ class CmeCaseWorkflow(Timing):
         self.next_action, self.next_action_at = "an operator to look at the failed step", workflow.now()
         self._publish()
 
-    async def _await_la(self) -> None:
-        """Wait for the LA; chase every 10 working days; ``keep_on_roll`` starts a fresh wait."""
-        chase = 0
-        base = self.referred_at or workflow.now()
+    async def _await_la(self, chase: int, base: datetime) -> None:
+        """Wait for the LA; chase every 10 working days; ``keep_on_roll`` starts a fresh wait.
+
+        A wait of months grows the history: when Temporal suggests it, and nothing else is in
+        flight (an escalation, a reminder), the case continues as new with its whole memory
+        (``carry.py``) and this wait resumes where it was.
+        """
         while True:
+            if workflow.info().is_continue_as_new_suggested() and self._quiet():
+                run = self._carried.run + 1 if self._carried is not None else 1
+                self._continue_with = snapshot(self, run=run, la_chases=chase, la_wait_from=base)
+                return
             await self._keep_calendar_ahead()
             seen = self._la_records
             request = ChaseRequest(after=base, days=LA_CHASE_WORKING_DAYS)
@@ -220,6 +247,19 @@ class CmeCaseWorkflow(Timing):
         )
         self._times = None
         self.calendar_version += 1
+
+    async def _continue_as_new(self, carried: CarriedCase) -> None:
+        """Hand the case to its next run once every update has been answered; the standing
+        watches stop here and start again there (nothing else is in flight: ``_quiet``)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        for task in self._standing:
+            task.cancel()
+        workflow.logger.info(
+            "continuing as new (run %d) after %d events",
+            carried.run,
+            workflow.info().get_current_history_length(),
+        )
+        workflow.continue_as_new(self.case.model_copy(update={"carried": carried.model_dump(mode="json")}))
 
     async def _close(self, closing: Closing) -> None:
         # Let in-flight notices (escalations, advice) finish: they must not be lost.

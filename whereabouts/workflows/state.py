@@ -147,6 +147,7 @@ class CaseState:
         self._times: SchoolTime | None = None
         self.calendar_version = 0  # bumped when more school days are recorded
         self._side_effects: list[asyncio.Task[Any]] = []
+        self._standing: list[asyncio.Task[Any]] = []
         self._last_upsert: tuple[Any, ...] | None = None
 
     @property
@@ -204,9 +205,19 @@ class CaseState:
         if self.closing is not None or self.stage is CmeStage.CLOSED:
             raise ValueError("This case is closed; nothing more can be recorded on it.")
 
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a side effect (an escalation, advice) alongside the procedure; closing waits for it."""
-        self._side_effects.append(asyncio.create_task(coro))
+    def _background(self, coro: Coroutine[Any, Any, None], *, standing: bool = False) -> None:
+        """Run a side effect (an escalation, advice) alongside the procedure; closing waits for it.
+
+        ``standing``: a watch kept for the whole case (who may act, the holidays), which a run
+        that continues as new stops and the next run starts again."""
+        task = asyncio.create_task(coro)
+        self._side_effects.append(task)
+        if standing:
+            self._standing.append(task)
+
+    def _quiet(self) -> bool:
+        """Nothing in flight but the standing watches: the case may continue as new."""
+        return all(t.done() for t in self._side_effects if t not in self._standing)
 
     def _publish(self) -> None:
         """Search attributes and current details: what the operator sees without opening payloads."""
