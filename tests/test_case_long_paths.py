@@ -6,10 +6,11 @@ The time-skipping server cannot carry these: it hangs on updates after a long sk
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 
-from tests.conftest import FAST_DAY_SECONDS, refused, until
+from tests.conftest import FAST_DAY_SECONDS, finish, refused, until
 from tests.factories import make_case
 from whereabouts.models import (
     CallRecord,
@@ -160,3 +161,45 @@ async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker, sta
         assert "completed" in str(exc).lower() or "closed" in str(exc).lower()
     closed = [e.what for e in await h.query(CmeCaseWorkflow.chronology_entries)]
     assert closed[len(after_first) :].count("Case closed: parent contact") == 1
+
+
+async def test_every_visit_outcome_takes_its_path(dev_env, settings, smtp, fast_worker, start_case):
+    """One case per home-visit outcome, side by side: seen or in contact closes the case; moved
+    away or refused access goes to the DSL and on to the referral, where the LA decides (keep on
+    roll, then the child found; the child found). Each is recorded for the replay test."""
+    paths = {
+        "child_seen": [],
+        "parent_contact": [],
+        "moved_away": ["keep_on_roll", "child_located"],
+        "refused_access": ["child_located"],
+    }
+    handles = {
+        outcome: await start_case(dev_env.client, make_case(date.today()), record_as=f"visit_{outcome}")
+        for outcome in paths
+    }
+
+    async def one(outcome: str, h) -> CaseResult:
+        await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
+        await h.execute_update(
+            CmeCaseWorkflow.record_visit,
+            VisitRecord(outcome=outcome, by="Vic Visitor", spoke_to="a neighbour"),
+        )
+        if paths[outcome]:  # the LA decides once it has the referral
+            await until(h, lambda s: any(h.id in x for x in subjects(smtp, LA_CME)), "referral", WHOLE_CASE)
+        for decision in paths[outcome]:
+            await h.execute_update(
+                CmeCaseWorkflow.record_la_decision,
+                LaDecisionRecord(decision=decision, by="LA officer", note=f"LA: {decision}"),
+            )
+        return await finish(dev_env, h)
+
+    results = dict(zip(handles, await asyncio.gather(*(one(o, h) for o, h in handles.items())), strict=True))
+    assert results["child_seen"].outcome is CmeOutcome.CHILD_SEEN
+    assert results["parent_contact"].outcome is CmeOutcome.PARENT_CONTACT
+    for concerning in ("moved_away", "refused_access"):
+        whats = [e.what for e in results[concerning].chronology]
+        assert results[concerning].outcome is CmeOutcome.CHILD_LOCATED
+        assert any("DSL" in w for w in whats), "\n".join(whats)  # a concerning visit: the DSL
+        assert any(w.startswith("Referred to the local authority") for w in whats), "\n".join(whats)
+    kept = [e.what for e in results["moved_away"].chronology]
+    assert any("keep" in w.lower() and "roll" in w.lower() for w in kept), kept  # waited on after it

@@ -375,6 +375,11 @@ async def test_the_deletion_rule_the_10_day_return_and_the_deletion_return(on_du
     )
     assert "10 continuous school days coded G, N or O" in why and "9(1)(i)" in why
     assert "siblings' schools asked" in why and "the LA has not recorded" in why
+    # The LA keeps the child on roll while its enquiries go on: the case waits on, for removal.
+    await h.execute_update(
+        CmeCaseWorkflow.record_la_decision,
+        LaDecisionRecord(decision="keep_on_roll", by="LA officer", note="enquiries continue"),
+    )
 
     for item, note in [
         ("calls", None),
@@ -409,6 +414,7 @@ async def test_the_deletion_rule_the_10_day_return_and_the_deletion_return(on_du
     assert result.outcome is CmeOutcome.REMOVED_FROM_ROLL
     whats = [e.what for e in result.chronology]
     assert whats.count("10-day return sent to the LA (10 school days of absence)") == 1
+    assert any("keep" in w.lower() and "roll" in w.lower() for w in whats), whats
     assert "LA enquiries complete: the child has not been found" in whats
     assert len(bodies(smtp, LA_CME, "10-day return")) == 1
 

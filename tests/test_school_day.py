@@ -25,7 +25,7 @@ from tests.conftest import (
 from tests.factories import make_case
 from whereabouts.activities.deps import Deps
 from whereabouts.directory import load_directory
-from whereabouts.models import CallRecord, ChildSeen
+from whereabouts.models import CallRecord, ChildSeen, ParentContact
 from whereabouts.schooldays import SchoolCalendar
 from whereabouts.times import LONDON
 from whereabouts.vocabulary import CmeStage, RiskStatus
@@ -169,7 +169,7 @@ async def test_a_worker_down_for_days_wakes_with_one_catch_up_and_nothing_twice(
     """
     settings.school_day_seconds = 2.0
     deps = Deps.from_settings(settings)
-    h = await start_case(dev_env.client, make_case(date.today()))
+    h = await start_case(dev_env.client, make_case(date.today()), record_as="worker_outage_catch_up")
     async with build_worker(dev_env.client, settings, deps):
         await until_waiting_for(h, "Day 1 call outcome")
     await asyncio.sleep(3 * settings.school_day_seconds)  # down: Day 2 opens and closes unseen
@@ -188,7 +188,10 @@ async def test_a_worker_down_for_days_wakes_with_one_catch_up_and_nothing_twice(
         assert not any("Day 2 follow-up" in x for x in mine)
         assert "Case behind its schedule on school day" in " ".join(await whats(h))
         assert status.stage in (CmeStage.DAY2_CALL, CmeStage.RISK_ASSESSMENT, CmeStage.DAY3_LETTER)
-        await close_started()
+        await h.execute_update(
+            CmeCaseWorkflow.record_contact, ParentContact(reason="mother rang back", by="T. Hale")
+        )
+        await finish(dev_env, h)
 
 
 async def test_an_unrecorded_day1_outcome_gets_a_reminder_and_the_dsl_is_asked(
