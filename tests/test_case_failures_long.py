@@ -134,8 +134,8 @@ async def test_the_referral_carries_last_attended_every_call_and_who_the_visitor
     await until(other, lambda s: s.referred_at is not None, "referral", WHOLE_CASE)
     await until(h, lambda s: len(smtp.to(LA_CME)) >= 2, "both referrals e-mailed")
     mine, theirs = (
-        next(body(r) for r in smtp.to(LA_CME) if c.pupil.upn in str(r.message["Subject"]))
-        for c in (told, assumed)
+        next(body(r) for r in smtp.to(LA_CME) if c.id in str(r.message["Subject"]))
+        for c in (h, other)  # the subject names the case, never the pupil's UPN
     )
     assert f"  Date last attended: {last.strftime('%a %-d %b %Y')}" in mine.splitlines()
     assert "(assumed: the school day before the first absence)" in theirs
