@@ -110,6 +110,7 @@ async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("no Day 3 letter was being sent within 15 s")
+        held = [list(x) for x in catcher.in_flight]  # messages the server was taking at the kill
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         catcher.accept_delay = 0.0
@@ -130,12 +131,20 @@ async def test_worker_killed_and_server_restarted_nothing_lost_nothing_twice(tmp
             await asyncio.sleep(0.5)
         assert all(s.stage == "referred" for s in current), [s.stage for s in current]
         await asyncio.sleep(1)
-        # Nothing twice: one letter per case, one referral per case, no repeated Message-ID.
+        # One letter per case, one referral per case (each Message-ID counted once).
         ids_seen = Counter(str(r.message["Message-ID"]) for r in catcher.received)
-        assert [m for m, n in ids_seen.items() if n > 1] == []
-        subjects = [(r.rcpt_tos, str(r.message["Subject"])) for r in catcher.received]
-        letters = [s for to, s in subjects if PARENT in to and "Please contact" in s]
-        referrals = [s for to, s in subjects if LA_CME in to and s.startswith("CME referral:")]
+        # Nothing twice but what the protocol forces: a message the server was still taking when
+        # the sender died may come again once (README: the delivery guarantee), nothing else.
+        twice = [m for m, n in ids_seen.items() if n > 1]
+        again = [r.rcpt_tos for r in catcher.received if str(r.message["Message-ID"]) in twice]
+        assert all(n == 2 for m, n in ids_seen.items() if m in twice), ids_seen
+        assert len(twice) <= len(held) and all(to in held for to in again), (held, again)
+        subjects = {
+            (str(r.message["Message-ID"]), tuple(r.rcpt_tos), str(r.message["Subject"]))
+            for r in catcher.received
+        }
+        letters = [s for _, to, s in subjects if PARENT in to and "Please contact" in s]
+        referrals = [s for _, to, s in subjects if LA_CME in to and s.startswith("CME referral:")]
         assert len(letters) == len(ids) and len(referrals) == len(ids)
         assert len(catcher.received) > at_kill  # the cases carried on after the kill
     finally:
