@@ -252,6 +252,8 @@ class CmeCaseWorkflow(Timing):
         """Hand the case to its next run once every update has been answered; the standing
         watches stop here and start again there (nothing else is in flight: ``_quiet``)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.closing is not None:  # an update in hand closed the case: close it here instead
+            return
         for task in self._standing:
             task.cancel()
         workflow.logger.info(
