@@ -203,3 +203,32 @@ async def test_every_visit_outcome_takes_its_path(dev_env, settings, smtp, fast_
         assert any(w.startswith("Referred to the local authority") for w in whats), "\n".join(whats)
     kept = [e.what for e in results["moved_away"].chronology]
     assert any("keep" in w.lower() and "roll" in w.lower() for w in kept), kept  # waited on after it
+
+
+async def test_a_referral_on_its_way_when_the_la_decides_is_recorded_as_sent(
+    dev_env, settings, smtp, fast_worker, start_case
+):
+    """The LA records its decision while the referral is still being taken by the mail server
+    (held before its "250"): the case lets that message arrive and says it was sent, instead of
+    cutting it off, or worse, the LA having it with no line in the record (a CI run saw both)."""
+    h = await start_case(dev_env.client, make_case(date.today()), record_as="close_while_referral_sending")
+    await until(h, lambda s: s.visit_booked_for is not None, "visit booked", WHOLE_CASE)
+    smtp.accept_delay = 2.0  # the LA's mail server is slow to say "250"
+    await h.execute_update(CmeCaseWorkflow.record_visit, VisitRecord(outcome="no_answer", by="Vic Visitor"))
+    for _ in range(int(4 * WHOLE_CASE)):
+        if any(LA_CME in to for to in list(smtp.in_flight)):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError("the referral never reached the mail server")
+    await h.execute_update(
+        CmeCaseWorkflow.record_la_decision,
+        LaDecisionRecord(decision="child_located", by="LA officer", note="on roll elsewhere"),
+    )
+    result = await finish(dev_env, h)
+    smtp.accept_delay = 0.0
+    whats = [e.what for e in result.chronology]
+    assert result.outcome is CmeOutcome.CHILD_LOCATED
+    assert any(h.id in x for x in subjects(smtp, LA_CME)), "the LA's copy of the referral"
+    sent = whats.index("Referred to the local authority: CME referral e-mailed")
+    assert sent < whats.index("Case closed: child located"), "\n".join(whats)

@@ -26,7 +26,8 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 # Paths a release must never break, by the history that walks each (issue 20): an escalation, a
 # chase of the DSL and of the LA, a catch-up (late start, and a worker down for days), messages
-# the mail server refused or delayed, and a case that continued as new waiting on the LA.
+# the mail server refused or delayed, a case that continued as new waiting on the LA, and a case
+# closed while its referral was on its way.
 REQUIRED = {
     "not_reassured_escalated",
     "dsl_chased",
@@ -39,6 +40,7 @@ REQUIRED = {
     "la_wait_continue_as_new",
     "la_wait_continued",
     "register_deletion",
+    "close_while_referral_sending",  # behind the patch mail-arrives-before-close
 }
 
 

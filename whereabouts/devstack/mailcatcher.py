@@ -14,6 +14,7 @@ import email.policy
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -31,6 +32,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes
+    at: float = field(default_factory=time.monotonic)  # when the server accepted it
 
 
 @dataclass

@@ -33,6 +33,8 @@ from whereabouts.workflows.state import SYSTEM, CallSlot, CaseClosed, Closing
 from whereabouts.workflows.timing import Timing
 
 CALENDAR_MARGIN = timedelta(days=30)  # refresh the school days when fewer than this are left
+# Patch IDs (README "Releases"): one per changed point of running logic.
+MAIL_ARRIVES_BEFORE_CLOSE = "mail-arrives-before-close"
 
 
 # AUTO_UPGRADE (the versioned worker's default behaviour, whereabouts/versioning.py): a case moves
@@ -66,6 +68,7 @@ class CmeCaseWorkflow(Timing):
         if self.closing is None and self._continue_with is not None:
             await self._continue_as_new(self._continue_with)
         if not procedure.done():
+            await self._let_mail_arrive()
             procedure.cancel()
         try:
             await procedure
@@ -262,6 +265,16 @@ class CmeCaseWorkflow(Timing):
             workflow.info().get_current_history_length(),
         )
         workflow.continue_as_new(self.case.model_copy(update={"carried": carried.model_dump(mode="json")}))
+
+    async def _let_mail_arrive(self) -> None:
+        """A message already on its way when the case closes (a referral the LA decided on while
+        it was still going, a letter being sent as the parent rang) is let arrive, so the record
+        says it was sent; one waiting for a mail server that is not taking it is stopped."""
+        on_its_way = set(self.sending)
+        if on_its_way and workflow.patched(MAIL_ARRIVES_BEFORE_CLOSE):
+            await workflow.wait_condition(
+                lambda: all(step not in self.sending or step in self.delays for step in on_its_way)
+            )
 
     async def _close(self, closing: Closing) -> None:
         # Let in-flight notices (escalations, advice) finish: they must not be lost.

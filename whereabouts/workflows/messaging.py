@@ -52,11 +52,15 @@ class Messaging(Gate):
     async def _tracked(self, step: str, sending: Awaitable[T], *, mail: bool = True) -> T:
         """Await an activity; however it ends, its "waiting for the mail server" (or "retrying")
         note goes, and the chronology says when the wait ended."""
+        if mail:
+            self.sending.add(step)
         try:
             result = await sending
         except BaseException:
             self._delay_over(step, done=False, mail=mail)
             raise
+        finally:
+            self.sending.discard(step)
         self._delay_over(step, done=True, mail=mail)
         return result
 

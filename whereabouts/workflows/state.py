@@ -129,6 +129,7 @@ class CaseState:
         self.removal: LaDecisionRecord | None = None
         self.delays: dict[str, str] = {}  # step -> what the operator reads while its mail waits
         self.delay_since: dict[str, datetime] = {}
+        self.sending: set[str] = set()  # mail steps on their way to the mail server just now
         self.undelivered: list[str] = []  # messages the mail server refused, as staff read them
         self.not_told: set[Agency] = set()  # agencies an e-mail could not reach, not yet told by phone
         self.advice_pending = False  # the missing-child advice reached no parent, and none is recorded
