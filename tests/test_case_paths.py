@@ -82,6 +82,8 @@ async def test_explained_on_day1(env, settings, smtp, worker, start_case):
     )
     assert change["school_urn"] == case.school_urn and change["upn"] == case.pupil.upn
     assert "ill with flu" in change["comment"] and "T. Hale" in change["comment"]
+    # In one write: the MIS never has the outcome without the mark it changes.
+    assert outcome["recorded_at"] == change["recorded_at"]
     # Nobody else was bothered.
     assert not smtp.to(DSL) and not smtp.to(PARENT)
 

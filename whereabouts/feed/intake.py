@@ -31,7 +31,7 @@ from whereabouts.feed.checked import Feed
 from whereabouts.feed.columns import SESSIONS
 from whereabouts.feed.report import FailedRow, FeedReport, RowRef
 from whereabouts.feed.row import FeedRow
-from whereabouts.models import FeedStamp, PreviousEpisode
+from whereabouts.models import CaseInput, FeedStamp, PreviousEpisode
 from whereabouts.pseudonym import Pseudonyms, pseudonyms_for
 from whereabouts.register_codes import MarkMeaning, at_or_after, meaning
 from whereabouts.settings import Settings
@@ -163,6 +163,9 @@ async def _absent(
 ) -> None:
     """N: start a case, or note the mark in the open one, or leave a closed episode closed."""
     stamp = FeedStamp(attendance_date=row.attendance_date, session=row.session, attendance_code="N")
+    if not pupil.closing_signalled and await _first_case(client, settings, handle, row):
+        report.started.append(ref)
+        return
     for _ in range(3):  # the case can change under us (started or closed elsewhere): decide again
         desc = await _describe(handle)
         if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING and pupil.closing_signalled:
@@ -194,16 +197,7 @@ async def _absent(
             previous = _previous(desc)
         case = row.to_case().model_copy(update={"previous": previous})
         try:
-            await client.start_workflow(
-                CmeCaseWorkflow.run,
-                case,
-                id=handle.id,
-                task_queue=settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=f"CME case: school URN {row.school_urn}",
-                memo=_memo(row),
-            )
+            await _start(client, settings, handle, row, case, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
         except WorkflowAlreadyStartedError:
             continue  # started a moment ago by someone else: it is open, so note the mark in it
         pupil.closing_signalled = False
@@ -214,6 +208,42 @@ async def _absent(
             report.started.append(ref)
         return
     raise RuntimeError("the case kept changing while the row was handled; feed the row again")
+
+
+async def _first_case(client: Client, settings: Settings, handle: WorkflowHandle, row: FeedRow) -> bool:
+    """Start the pupil's first case in one call; False if the pupil already has one, open or
+    closed (then ``_absent`` reads it and decides).
+
+    Most N marks on a morning are a pupil's first: refusing any earlier run with this ID
+    (REJECT_DUPLICATE, FAIL on conflict) makes the start itself the check, so a morning feed
+    costs one call per new case and no describe, and a second run of the same feed still
+    starts nothing twice.
+    """
+    try:
+        await _start(client, settings, handle, row, row.to_case(), WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+async def _start(
+    client: Client,
+    settings: Settings,
+    handle: WorkflowHandle,
+    row: FeedRow,
+    case: CaseInput,
+    reuse: WorkflowIDReusePolicy,
+) -> None:
+    await client.start_workflow(
+        CmeCaseWorkflow.run,
+        case,
+        id=handle.id,
+        task_queue=settings.task_queue,
+        id_reuse_policy=reuse,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        static_summary=f"CME case: school URN {row.school_urn}",
+        memo=_memo(row),
+    )
 
 
 def _memo(row: FeedRow) -> dict[str, str]:

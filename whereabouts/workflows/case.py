@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.carried import CarriedCase
     from whereabouts.case_schedule import CALENDAR_AHEAD, LA_CHASE_WORKING_DAYS
     from whereabouts.models import CaseInput, CaseResult
-    from whereabouts.steps import ChaseRequest, MoreDaysRequest, ScheduleRequest
+    from whereabouts.steps import ChaseRequest, MisLine, MoreDaysRequest, ScheduleRequest
     from whereabouts.times import short
     from whereabouts.vocabulary import CmeOutcome, CmeStage, LetterPlan, VisitPlan
 
@@ -35,6 +35,7 @@ from whereabouts.workflows.timing import Timing
 CALENDAR_MARGIN = timedelta(days=30)  # refresh the school days when fewer than this are left
 # Patch IDs (README "Releases"): one per changed point of running logic.
 MAIL_ARRIVES_BEFORE_CLOSE = "mail-arrives-before-close"
+CLOSE_IN_ONE_MIS_BATCH = "close-in-one-mis-batch"
 
 
 # AUTO_UPGRADE (the versioned worker's default behaviour, whereabouts/versioning.py): a case moves
@@ -284,8 +285,16 @@ class CmeCaseWorkflow(Timing):
         self.awaiting_call = None
         self.next_action, self.next_action_at = None, None
         self._log(f"Case closed: {closing.outcome.words}", closing.by, closing.detail)
-        await self._mis_note("outcome", "case_outcome", closing.outcome.value, closing.detail)
-        await self._register_on_close(closing)
+        if workflow.patched(CLOSE_IN_ONE_MIS_BATCH):
+            # The outcome and the register lines it implies in one write: one step fewer per
+            # close (bench.finish), and the MIS never has the outcome without its marks.
+            outcome = MisLine(
+                step="outcome", kind="case_outcome", value=closing.outcome.value, comment=closing.detail
+            )
+            await self._mis("outcome", [outcome, *self._register_close_lines(closing)])
+        else:
+            await self._mis_note("outcome", "case_outcome", closing.outcome.value, closing.detail)
+            await self._register_on_close(closing)
         if closing.outcome is CmeOutcome.REMOVED_FROM_ROLL:
             await self._removed_from_roll()
         self._episode_memo(closing)

@@ -181,6 +181,9 @@ class Register(StaffActions):
     # Marks out: what the closing writes back
     # ------------------------------------------------------------------------------------
     async def _register_on_close(self, closing: Closing) -> None:
+        await self._mis("register_reason", self._register_close_lines(closing))
+
+    def _register_close_lines(self, closing: Closing) -> list[MisLine]:
         """A reason with its code: every absence session becomes that code. A reason without a
         code: a reason line for each, for the office to code. A mark the register itself has
         (or a correction case, which wrote its own line): nothing more to write."""
@@ -188,7 +191,7 @@ class Register(StaffActions):
             CmeOutcome.EXPLAINED_ABSENCE,
             CmeOutcome.PARENT_CONTACT,
         ):
-            return
+            return []
         sessions = self._absence_sessions()
         reason = closing.detail or "reason recorded on the case"
         if closing.code:
@@ -217,7 +220,7 @@ class Register(StaffActions):
                 )
                 for on, ses in sessions
             ]
-        await self._mis("register_reason", lines)
+        return lines
 
     def _episode_memo(self, closing: Closing) -> None:
         """What the next case for this pupil reads (through the feed): when and how this one
