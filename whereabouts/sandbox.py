@@ -9,8 +9,15 @@ a case's cost in a worker's sticky cache grows with the size of the workflow cod
 Two things keep that cost down without giving up the isolation:
 
 - **Pure modules are passed through** (one shared copy for every case), named below with why
-  each is safe: deterministic, and no module-level state a workflow could change. The workflow
-  modules (``whereabouts.workflows.*``) are never passed through.
+  each is safe: deterministic, and no module-level state a workflow could change.
+- **So are the case's own building blocks** (``WORKFLOW_PARTS``: the mixins ``CmeCaseWorkflow``
+  is made of, and its helpers). They hold no module-level state but constants, and keep each
+  case's state on the instance; a fresh copy per case gave each cached case its own ~100 kB of
+  classes and functions (``bench.carry``: 459 kB per case with them re-imported, 357 kB without).
+  The price is that the sandbox no longer stops a forbidden call (a clock, randomness, I/O) in
+  them at run time; ``tests/test_sandbox.py`` refuses one in their source instead, and every
+  recorded history is replayed against them. The modules that define workflows (``case``,
+  ``feed_import``) are still imported afresh for each run, as the sandbox intends.
 - **The workflow modules' compiled code is shared.** Re-importing a module in a sandbox runs its
   top level afresh (new module dict, new functions and classes, new module-level values), and
   that stays so; but Python's own loader also un-marshals the module's bytecode from its ``.pyc``
@@ -64,6 +71,30 @@ WHEREABOUTS_PASSTHROUGH = (
     "whereabouts.signing",  # record_json: the canonical JSON of a record; signing itself is
     # done by the clients, never in a workflow
 )
+
+# The case workflow's parts (whereabouts/workflows/): mixins and helpers, no workflow of their
+# own. tests/test_sandbox.py checks that this is every module there but the workflows, and that
+# none of them imports or calls anything the sandbox would refuse.
+WORKFLOW_PARTS = tuple(
+    f"whereabouts.workflows.{name}"
+    for name in (
+        "activity_calls",
+        "carry",
+        "gate",
+        "la_side",
+        "messaging",
+        "outreach",
+        "register",
+        "risk",
+        "staff",
+        "state",
+        "steering",
+        "timing",
+        "views",
+    )
+)
+# Modules that define workflows: imported afresh in each run's sandbox.
+WORKFLOW_MODULES = ("whereabouts.workflows.case", "whereabouts.workflows.feed_import")
 
 # Modules whose compiled code the sandbox shares between runs (their top level still runs afresh
 # in each sandbox): these and their submodules. ``share_compiled_code`` can add more.
@@ -130,6 +161,6 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     share_compiled_code()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            *THIRD_PARTY_PASSTHROUGH, *WHEREABOUTS_PASSTHROUGH
+            *THIRD_PARTY_PASSTHROUGH, *WHEREABOUTS_PASSTHROUGH, *WORKFLOW_PARTS
         )
     )
