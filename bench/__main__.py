@@ -7,7 +7,7 @@ compared with the next run's. A benchmark that fails is reported and the others 
 
 Benchmarks that declare ``SHARE_STACK`` (``bench.day1``, ``bench.carry``, ``bench.finish``) get
 one local stack (dev server, SMTP server, the case worker and the trivial baseline's worker)
-between them: day1 takes 2,000 cases and 2,000 trivial workflows to their first timer, carry
+between them: day1 takes 1,500 cases and 1,500 trivial workflows to their first timer, carry
 reports what they cost the workers' memory, and finish closes a thousand of each, so nothing is
 started twice on a two-CPU machine and ``make bench`` stays under six minutes.
 

@@ -1,4 +1,4 @@
-"""Day 1 morning: new cases (2,000 under make bench; 10,000 given the count) through their first
+"""Day 1 morning: new cases (1,500 under make bench; 10,000 given the count) through their first
 steps with one worker, beside as many trivial workflows on a worker of their own.
 
     python -m bench.day1 [CASES]        or as part of ``make bench``
@@ -30,10 +30,10 @@ import time
 from bench import Beside, Figures, print_figures, scaled
 from bench.stack import Stack, own_or_given, synthetic_rows
 
-# make bench takes 2,000 of each: at about 50 ms of worker CPU per case (one Python worker, one
+# make bench takes 1,500 of each: at about 50 ms of worker CPU per case (one Python worker, one
 # core) 10,000 cases alone would take the whole machine about 14 minutes, and every figure here
 # is per case or per second. The issue's full morning: python -m bench.day1 10000.
-CASES = 2_000
+CASES = 1_500
 WARM_UP = 20
 SHARE_STACK = True  # make bench hands the stack, cases waiting, to bench.carry and bench.finish
 
