@@ -287,7 +287,9 @@ class CmeCaseWorkflow(Timing):
         self._log(f"Case closed: {closing.outcome.words}", closing.by, closing.detail)
         if workflow.patched(CLOSE_IN_ONE_MIS_BATCH):
             # The outcome and the register lines it implies in one write: one step fewer per
-            # close (bench.finish), and the MIS never has the outcome without its marks.
+            # close (bench.finish), and the MIS never has the outcome without its marks. (Not a
+            # local activity: the close would then complete the workflow in the task that took
+            # the update, and an activity finishing meanwhile fails that task and the update.)
             outcome = MisLine(
                 step="outcome", kind="case_outcome", value=closing.outcome.value, comment=closing.detail
             )
