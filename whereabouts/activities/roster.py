@@ -8,7 +8,7 @@ without restarting anything. A directory that cannot be read keeps the worker's 
 Read afresh means read when it has changed: the file's identity, size and modification time are
 checked on each call and the parsed directory kept until they change, because a morning of
 thousands of new cases would otherwise parse and validate the whole directory once per case
-(most of a new case's worker CPU in ``bench.day1``).
+(an LA's directory names every school and member of staff).
 """
 
 from __future__ import annotations
