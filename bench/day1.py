@@ -41,7 +41,7 @@ SHARE_STACK = True  # make bench hands the stack, cases waiting, to bench.carry 
 async def morning(stack: Stack, cases: int) -> Figures:
     """Take ``cases`` trivial workflows and then ``cases`` cases to their first timer on
     ``stack`` (fresh: nothing on it yet). Leaves what ``bench.carry`` reports in ``stack.marks``."""
-    rows = synthetic_rows(cases)
+    rows = synthetic_rows(cases, stack.settings.directory_path)
     marks = stack.marks
 
     # The baseline: trivial workflows, on their own worker.

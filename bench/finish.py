@@ -134,7 +134,7 @@ async def main(cases: int | None = None, shared: Stack | None = None) -> Figures
         if len(stack.waiting) >= needed:
             ids = stack.waiting[:needed]
         else:
-            ids, _ = await stack.start_cases(synthetic_rows(needed))
+            ids, _ = await stack.start_cases(synthetic_rows(needed, stack.settings.directory_path))
             await stack.wait_until_waiting(ids, len(ids))
         if len(stack.trivial_waiting) >= needed:
             trivial_ids = stack.trivial_waiting[:needed]

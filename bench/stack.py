@@ -30,14 +30,14 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.start_feed import synthetic_feed
@@ -45,6 +45,7 @@ from bench.trivial import BenchTrivial
 from tests.factories import last_school_day
 from tests.signer import TestSigner
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
+from whereabouts.converter import payload_data_converter
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
 from whereabouts.feed import COLUMNS, DEFAULT_CONCURRENCY, Feed, FeedRow, feed, read_feed
@@ -253,15 +254,15 @@ class Stack:
         return history.events[-1].event_type == EventType.EVENT_TYPE_TIMER_STARTED
 
 
-def synthetic_rows(count: int) -> list[FeedRow]:
+def synthetic_rows(count: int, directory: Path = DIRECTORY) -> list[FeedRow]:
     """``count`` checked feed rows, every pupil different, absent (code N) today.
 
     Today (London; the last school day before it on a weekend or holiday) on the real school
-    calendar: Day 2 is the next school day at 09:00, always in the future, so every case waits on
-    its timer instead of walking on.
+    calendar: Day 2 is the next school day's opening, always in the future, so every case waits
+    on its timer instead of walking on.
     """
     on = last_school_day(today_london())  # the feed refuses an N mark on a day the school is shut
-    checked = read_feed(synthetic_feed(count, on), directory=load_directory(DIRECTORY))
+    checked = read_feed(synthetic_feed(count, on), directory=load_directory(directory))
     if checked.rejects:
         raise RuntimeError(f"synthetic feed rejected: {checked.rejects[:3]}")
     return checked.rows
@@ -277,10 +278,11 @@ async def local_stack(label: str, *, max_cached_workflows: int | None = None) ->
     """Dev server, SMTP catcher and a worker process; everything stopped and removed after."""
     key_spec = new_key_spec("bench")
     codec = EncryptionCodec(parse_keys(key_spec))
-    converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    converter = dataclasses.replace(payload_data_converter, payload_codec=codec)
     var_dir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
+    directory = open_now_directory(var_dir)
     settings = Settings(
-        directory_path=DIRECTORY, var_dir=var_dir, task_queue=f"bench-{label}-{uuid.uuid4().hex[:6]}"
+        directory_path=directory, var_dir=var_dir, task_queue=f"bench-{label}-{uuid.uuid4().hex[:6]}"
     )
     catcher = CountingCatcher()
     smtp_port = mailcatcher.free_port()
@@ -309,7 +311,7 @@ async def local_stack(label: str, *, max_cached_workflows: int | None = None) ->
             "WHEREABOUTS_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
             "WHEREABOUTS_TASK_QUEUE": settings.task_queue,
             "WHEREABOUTS_VAR_DIR": str(var_dir),
-            "WHEREABOUTS_DIRECTORY_PATH": str(DIRECTORY),
+            "WHEREABOUTS_DIRECTORY_PATH": str(directory),
             "WHEREABOUTS_SMTP_PORT": str(smtp_port),
             "WHEREABOUTS_CODEC_KEYS": key_spec,
             "WHEREABOUTS_METRICS_PORT": str(metrics_port),
@@ -401,6 +403,34 @@ def _proc_status(pid: int) -> dict[str, int]:
 def _fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.read().decode()
+
+
+def open_now_directory(var_dir: Path, now: datetime | None = None) -> Path:
+    """The test directory, with the bench's school (990201) opening a minute before ``now``.
+
+    Why: the figures are of a case's normal first steps, the Day 1 call prompt to the office.
+    With the test school's real hours a run before 09:00 sent nothing until the office opened
+    (the bench waited for mail that could not come), and one after 16:00 measured the late
+    path (a DSL alert now, the office prompt tomorrow). Opened just before the run, every run
+    on a school day measures the same path; on a weekend or bank holiday the cases open on the
+    last school day and take the late path, as they would.
+    """
+    t = (now or datetime.now(LONDON)).replace(tzinfo=None)
+    start = datetime.combine(t.date(), time_of_day())
+    opens = max(start, t - timedelta(minutes=1))
+    closes = min(opens + timedelta(hours=6), datetime.combine(t.date(), time_of_day(23, 59, 59)))
+    afternoon = opens + (closes - opens) / 2
+    hours = (
+        f"hours = {{ opens = {opens:%H:%M:%S}, afternoon = {afternoon:%H:%M:%S}, "
+        f"closes = {closes:%H:%M:%S} }}"
+    )
+    text = DIRECTORY.read_text()
+    school = 'urn = "990201"\n'
+    if text.count(school) != 1:
+        raise RuntimeError(f"{DIRECTORY}: expected one school 990201")
+    path = var_dir / "schools.toml"
+    path.write_text(text.replace(school, school + hours + "\n"))
+    return path
 
 
 def make_pseudonym_key(var_dir: Path) -> None:
