@@ -26,10 +26,9 @@ import pytest
 from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
-from tests.conftest import BIN, ROOT, STARTED, TEST_DIRECTORY, until_stage
+from tests.conftest import BIN, ROOT, STARTED, TEST_DIRECTORY, until_stage, until_waiting_for
 from tests.factories import case_id_of, make_case
 from tests.signer import key_file
 from whereabouts.activities.deps import Deps
@@ -37,6 +36,7 @@ from whereabouts.activities.mail import Mail, build_message, deliver
 from whereabouts.cli import admin
 from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.connect import connect
+from whereabouts.converter import payload_data_converter
 from whereabouts.devstack import __main__ as devstack
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
@@ -92,7 +92,9 @@ async def test_a_plain_temporal_cli_cannot_close_change_or_mark_a_case(dev_env, 
             task_queue=settings.task_queue,
         )
         STARTED.append(handle)
-        before = await until_stage(handle, CmeStage.DAY1_CALL)
+        await until_stage(handle, CmeStage.DAY1_CALL)
+        # The prompt sent (so the chronology is what it will stay until the outcome is due).
+        before = await until_waiting_for(handle, "Day 1 call outcome")
         chronology = await handle.query(CmeCaseWorkflow.chronology_entries)
 
         # The signals: the server takes them (it cannot tell), the worker drops each one.
@@ -120,7 +122,7 @@ async def test_a_plain_temporal_cli_cannot_close_change_or_mark_a_case(dev_env, 
         kid = parse_keys(settings.codec_keys.get_secret_value())[0][0]
         made_up = base64.b64encode(os.urandom(80)).decode()
         # A real ciphertext of a real ChildSeen, sealed for another case, replayed into this one.
-        inner = pydantic_data_converter.payload_converter.to_payloads([ChildSeen(by=FORGER)])
+        inner = payload_data_converter.payload_converter.to_payloads([ChildSeen(by=FORGER)])
         other = EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()), case="cme-990201-OTHER")
         copied = (await other.encode(inner))[0]
         for data, meta in (
