@@ -11,13 +11,13 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import TEST_DIRECTORY, register_search_attributes
 from tests.factories import make_case, next_weekday
 from tests.signer import TestSigner
 from whereabouts.activities.deps import Deps
+from whereabouts.converter import payload_data_converter
 from whereabouts.devstack import mailcatcher
 from whereabouts.models import CallRecord, LaDecisionRecord, VisitRecord
 from whereabouts.settings import Settings
@@ -58,7 +58,7 @@ async def main() -> dict[str, float]:
     signer = TestSigner()  # each action signed by the person it names, as the tests sign them
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=payload_data_converter,
         interceptors=[signer],
     )
     signer.clock = env.get_current_time  # the case judges a signature's age by the server's clock

@@ -111,12 +111,12 @@ async def _one_line_starts(client, settings, rows: int, prefix: str) -> float:
 
 
 async def main(rows: int | None = None) -> Figures:
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from bench.stack import make_pseudonym_key
     from tests.factories import last_school_day, school_day_before
     from whereabouts.codec import EncryptionCodec, new_key_spec, parse_keys
+    from whereabouts.converter import payload_data_converter
     from whereabouts.directory import load_directory
     from whereabouts.feed import DEFAULT_CONCURRENCY, feed, read_feed
     from whereabouts.search import ALL_KEYS
@@ -130,7 +130,7 @@ async def main(rows: int | None = None) -> Figures:
     )
     make_pseudonym_key(settings.var_dir)
     converter = dataclasses.replace(
-        pydantic_data_converter, payload_codec=EncryptionCodec(parse_keys(new_key_spec("bench")))
+        payload_data_converter, payload_codec=EncryptionCodec(parse_keys(new_key_spec("bench")))
     )
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),

@@ -20,13 +20,13 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.factories import case_id_of
 from tests.signer import TestSigner, key_file
 from whereabouts.activities.deps import Deps
+from whereabouts.converter import payload_data_converter
 from whereabouts.devstack import mailcatcher
 from whereabouts.directory import load_directory
 from whereabouts.models import CaseInput, CaseResult
@@ -74,7 +74,7 @@ async def env():
     signer = TestSigner()  # every action signed by the person it names (tests/signer.py)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=payload_data_converter,
         interceptors=[signer],
     )
     signer.clock = env.get_current_time  # the case judges a signature's age by the server's clock
@@ -92,7 +92,7 @@ async def dev_env():
     """
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=payload_data_converter,
         interceptors=[TestSigner()],
         search_attributes=list(ALL_KEYS),
         dev_server_log_level="error",
@@ -212,7 +212,7 @@ async def own_env():
     signer = TestSigner()  # every action signed by the person it names (tests/signer.py)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=payload_data_converter,
         interceptors=[signer],
     )
     signer.clock = env.get_current_time  # the case judges a signature's age by the server's clock

@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
 from whereabouts import codec_server
@@ -41,6 +40,7 @@ from whereabouts.codec import (
     parse_keys,
 )
 from whereabouts.codec_server import JwtVerifier, TokenAuth, app_from_settings, build_app
+from whereabouts.converter import payload_data_converter
 from whereabouts.models import ChildSeen
 from whereabouts.settings import Settings
 
@@ -110,7 +110,7 @@ async def test_what_was_not_sealed_by_us_decodes_to_a_marker_no_converter_reads(
         assert marker.metadata["encoding"] == REFUSED and marker.data == b"", why
         assert why in marker.metadata["whereabouts-refused"].decode(), why
         with pytest.raises(KeyError, match="Unknown payload encoding"):
-            pydantic_data_converter.payload_converter.from_payloads([marker], [ChildSeen])
+            payload_data_converter.payload_converter.from_payloads([marker], [ChildSeen])
         with pytest.raises(PayloadRefused):
             for_case(codec).strictly().open(payload)
     # Relabelled and read with no case to compare (a client, the codec server): it no longer

@@ -16,7 +16,6 @@ from datetime import date
 
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import (
@@ -33,6 +32,7 @@ from tests.conftest import (
 from tests.factories import case_id_of, make_case
 from tests.signer import TestSigner
 from whereabouts.activities.deps import Deps
+from whereabouts.converter import payload_data_converter
 from whereabouts.models import CaseResult, LaDecisionRecord, LaUpdate
 from whereabouts.vocabulary import CmeOutcome, CmeStage
 from whereabouts.worker import build_worker
@@ -46,7 +46,7 @@ WHOLE_CASE = 15 * FAST_DAY_SECONDS + 20
 async def small_histories():
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=payload_data_converter,
         interceptors=[TestSigner()],
         dev_server_log_level="error",
         ui=False,

@@ -15,11 +15,11 @@ from datetime import date
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.conftest import TEST_DIRECTORY, binary
 from tests.factories import case_id_of, make_case
 from tests.signer import key_file
+from whereabouts.converter import payload_data_converter
 from whereabouts.devstack import mailcatcher
 from whereabouts.search import CLI_TYPES
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -58,7 +58,7 @@ def start_worker(env: dict, log) -> subprocess.Popen:
 async def connect(port: int, timeout: float = 30) -> Client:
     for _ in range(int(timeout * 4)):
         try:
-            client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+            client = await Client.connect(f"127.0.0.1:{port}", data_converter=payload_data_converter)
             await client.count_workflows()
             return client
         except Exception:

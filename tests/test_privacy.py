@@ -18,7 +18,6 @@ from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.conftest import STARTED, until
 from tests.factories import case_id_of, make_case
@@ -27,6 +26,7 @@ from whereabouts.activities.deps import Deps
 from whereabouts.codec import CodecKeyError, EncryptionCodec, new_key_spec, parse_keys
 from whereabouts.codec_server import TokenAuth, build_app
 from whereabouts.connect import codec_for, data_converter
+from whereabouts.converter import payload_data_converter
 from whereabouts.devstack import __main__ as devstack
 from whereabouts.devstack.mailcatcher import free_port
 from whereabouts.models import CallRecord, RiskAssessment
@@ -82,7 +82,7 @@ async def test_history_on_the_server_holds_no_personal_data(dev_env, settings, s
     client = Client(
         dev_env.client.service_client,
         namespace=dev_env.client.namespace,
-        data_converter=dataclasses.replace(pydantic_data_converter, payload_codec=codec),
+        data_converter=dataclasses.replace(payload_data_converter, payload_codec=codec),
         interceptors=[TestSigner()],  # staff sign their actions (tests/signer.py)
     )
     case_id, upn = await escalated_case(client, settings)

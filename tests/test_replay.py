@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.conftest import workflow_ids
 from tests.reordered_workflow import ReorderedCase
+from whereabouts.converter import payload_data_converter
 from whereabouts.sandbox import workflow_runner
 from whereabouts.vocabulary import LaDecision, VisitOutcome
 from whereabouts.workflows.case import CmeCaseWorkflow
@@ -83,7 +83,7 @@ async def test_replay(path: Path):
     history = WorkflowHistory.from_json(workflow_ids().get(path.stem, path.stem), path.read_text())
     replayer = Replayer(
         workflows=[CmeCaseWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=payload_data_converter,
         workflow_runner=workflow_runner(),
     )
     await replayer.replay_workflow(history)
@@ -92,7 +92,7 @@ async def test_replay(path: Path):
 async def test_a_change_that_breaks_running_cases_is_caught():
     path = next(p for p in HISTORIES if p.stem == "explained_day1")
     replayer = Replayer(
-        workflows=[ReorderedCase], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+        workflows=[ReorderedCase], data_converter=payload_data_converter, workflow_runner=workflow_runner()
     )
     result = await replayer.replay_workflow(
         WorkflowHistory.from_json(workflow_ids()[path.stem], path.read_text()), raise_on_replay_failure=False

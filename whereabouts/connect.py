@@ -17,12 +17,12 @@ import temporalio.worker
 import temporalio.workflow
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from whereabouts.codec import KEY_FILE, CodecKeyError, EncryptionCodec, local_keys, parse_keys
+from whereabouts.converter import payload_data_converter
 from whereabouts.identity import load_key
 from whereabouts.settings import ROOT, Settings
 from whereabouts.signing import Signer
@@ -79,8 +79,8 @@ def data_converter(settings: Settings) -> DataConverter:
     (which refuses plaintext from other clients; see ``whereabouts/codec.py``)."""
     codec = codec_for(settings)
     if codec is None:
-        return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+        return payload_data_converter
+    return dataclasses.replace(payload_data_converter, payload_codec=codec)
 
 
 class DropMalformedSignals(temporalio.client.Interceptor, temporalio.worker.Interceptor):
