@@ -6,7 +6,7 @@ passed through: the workflow's module and everything it imports outside
 variable one case changed would otherwise leak into the next, and into a replay), and it is why
 a case's cost in a worker's sticky cache grows with the size of the workflow code it imports.
 
-Two things keep that cost down without giving up the isolation:
+What keeps that cost down:
 
 - **Pure modules are passed through** (one shared copy for every case), named below with why
   each is safe: deterministic, and no module-level state a workflow could change.
@@ -14,17 +14,27 @@ Two things keep that cost down without giving up the isolation:
   is made of, and its helpers). They hold no module-level state but constants, and keep each
   case's state on the instance; a fresh copy per case gave each cached case its own ~100 kB of
   classes and functions (``bench.carry``: 459 kB per case with them re-imported, 357 kB without).
-  The price is that the sandbox no longer stops a forbidden call (a clock, randomness, I/O) in
-  them at run time; ``tests/test_sandbox.py`` refuses one in their source instead, and every
-  recorded history is replayed against them. The modules that define workflows (``case``,
-  ``feed_import``) are still imported afresh for each run, as the sandbox intends.
-- **The workflow modules' compiled code is shared.** Re-importing a module in a sandbox runs its
-  top level afresh (new module dict, new functions and classes, new module-level values), and
-  that stays so; but Python's own loader also un-marshals the module's bytecode from its ``.pyc``
-  (or compiles its source) again for every import, so every cached case held its own copy of
-  the code objects of ~3,000 lines of workflow code, most of its memory. Code objects are
-  immutable: the loader below keeps one per source file (re-read if the file changes) and each
-  sandbox executes it into its own fresh module, as a normal import would.
+- **And so are the modules that define the workflows** (``WORKFLOW_MODULES``: ``case``,
+  ``feed_import``). Imported afresh, each run built its own ``CmeCaseWorkflow`` class, and
+  temporalio's ``@workflow.defn`` inspected it afresh (a definition of every signal, query and
+  update handler, their signatures and type hints): ~30 kB more per cached case
+  (``bench.carry`` at scale 0.2: 248 kB per case imported afresh, 219 kB passed through).
+  Like the parts, they hold only constants at module level and each case's state on its
+  instance.
+- **Whatever is still imported afresh shares its compiled code** (a Whereabouts module a run
+  imports that is not named here). Re-importing a module in a sandbox runs its top level afresh
+  (new module dict, new functions and classes), and that stays so; but Python's own loader also
+  un-marshals the module's bytecode from its ``.pyc`` (or compiles its source) again for every
+  import, so every cached case held its own copy of the code objects (when the workflow modules
+  were still imported afresh, most of its memory). Code objects are immutable: the loader below
+  keeps one per source file (re-read if the file changes) and each sandbox executes it into its
+  own fresh module, as a normal import would.
+
+The price of passing workflow code through is that the sandbox no longer stops a forbidden call
+(a clock, randomness, I/O) in it at run time; ``tests/test_sandbox.py`` refuses one in its
+source instead (every module of ``whereabouts/workflows``), and every recorded history is
+replayed against it. What the sandbox still gives every run: its own instance, and restricted
+access to anything the workflow code did not import through these modules.
 """
 
 from __future__ import annotations
@@ -70,6 +80,8 @@ WHEREABOUTS_PASSTHROUGH = (
     "whereabouts.search",  # search attribute keys: frozen dataclasses
     "whereabouts.signing",  # record_json: the canonical JSON of a record; signing itself is
     # done by the clients, never in a workflow
+    "whereabouts.shared_values",  # one copy of the rosters and school days many cases hold:
+    # bounded caches of immutable values, each decoded from the JSON it is keyed by
 )
 
 # The case workflow's parts (whereabouts/workflows/): mixins and helpers, no workflow of their
@@ -93,7 +105,7 @@ WORKFLOW_PARTS = tuple(
         "views",
     )
 )
-# Modules that define workflows: imported afresh in each run's sandbox.
+# Modules that define workflows: passed through as well (see above), with the same source check.
 WORKFLOW_MODULES = ("whereabouts.workflows.case", "whereabouts.workflows.feed_import")
 
 # Modules whose compiled code the sandbox shares between runs (their top level still runs afresh
@@ -161,6 +173,6 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     share_compiled_code()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            *THIRD_PARTY_PASSTHROUGH, *WHEREABOUTS_PASSTHROUGH, *WORKFLOW_PARTS
+            *THIRD_PARTY_PASSTHROUGH, *WHEREABOUTS_PASSTHROUGH, *WORKFLOW_PARTS, *WORKFLOW_MODULES
         )
     )
