@@ -24,7 +24,7 @@ MORNING = datetime(2027, 1, 1, 8, 30, tzinfo=UTC)
 
 
 def days(school: School, first: date) -> list[date]:
-    return build_schedule(school, first, MORNING, None).school_dates
+    return list(build_schedule(school, first, MORNING, None).school_dates)
 
 
 def test_weekend_is_skipped():

@@ -41,7 +41,7 @@ class CaseSchedule(BaseModel):
 
     started_at: datetime
     compressed: bool
-    school_dates: list[date]  # index 0 = Day 1 ... as far as the sessions go
+    school_dates: tuple[date, ...]  # index 0 = Day 1 ... as far as the sessions go
     sessions: Sessions
     counts_from: datetime  # when Day 1's school time starts: the session the N mark is for
     callback_after_seconds: float

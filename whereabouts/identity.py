@@ -123,7 +123,7 @@ class Roster(BaseModel):
 
     school_urn: str
     la_code: str
-    people: list[Person] = Field(default_factory=list)
+    people: tuple[Person, ...] = ()  # shared between the school's cases (shared_values.py)
     loaded_at: datetime
 
     def by_key(self, key: str) -> Person | None:

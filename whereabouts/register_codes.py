@@ -11,6 +11,7 @@ here, so the feed, the workflow and the README agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 
@@ -123,7 +124,7 @@ DELETION_DAYS = 20
 
 
 def continuous_days(
-    school_dates: list[date], marks: dict[tuple[date, str], str], codes: frozenset[str], through: date
+    school_dates: Sequence[date], marks: dict[tuple[date, str], str], codes: frozenset[str], through: date
 ) -> tuple[int, date | None]:
     """School days in a row from the first of ``school_dates`` whose every mark is in ``codes``.
 

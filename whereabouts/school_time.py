@@ -13,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 LETTER_SCHOOL_DAYS = 3  # the seed: "give the parents/carers 3 working days to make contact"
 HOLIDAY_GAP = timedelta(days=4)  # more than a long weekend between two school days: a holiday
@@ -22,11 +22,15 @@ EXTEND_BEYOND = timedelta(days=14)
 
 class Sessions(BaseModel):
     """A run of school days: each one's date, opening and closing (UTC), and two offsets into the
-    day (the afternoon session and the home-visit slot) as the school's hours give them."""
+    day (the afternoon session and the home-visit slot) as the school's hours give them.
 
-    dates: list[date]
-    opens: list[datetime]
-    closes: list[datetime]
+    Immutable: the cases of a school share one copy (``whereabouts/shared_values.py``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dates: tuple[date, ...]
+    opens: tuple[datetime, ...]
+    closes: tuple[datetime, ...]
     afternoon_offset_seconds: float
     visit_offset_seconds: float
 
@@ -49,23 +53,21 @@ class SchoolTime:
     """
 
     def __init__(self, sessions: Sessions) -> None:
-        self.s = sessions.model_copy(
-            update={
-                "dates": list(sessions.dates),
-                "opens": list(sessions.opens),
-                "closes": list(sessions.closes),
-            }
-        )
+        self.s = sessions  # shared and immutable: extended into a copy of its own
 
     def _extend(self, t: datetime) -> None:
         """Weekdays after the recorded days, until past ``t`` and a fortnight beyond it."""
         s = self.s
-        while s.opens and s.opens[-1] < t + EXTEND_BEYOND:
-            step = 3 if s.dates[-1].weekday() == 4 else 1
+        if not s.opens or s.opens[-1] >= t + EXTEND_BEYOND:
+            return
+        dates, opens, closes = list(s.dates), list(s.opens), list(s.closes)
+        while opens[-1] < t + EXTEND_BEYOND:
+            step = 3 if dates[-1].weekday() == 4 else 1
             gap = timedelta(days=step)
-            s.dates.append(s.dates[-1] + gap)
-            s.opens.append(s.opens[-1] + gap)
-            s.closes.append(s.closes[-1] + gap)
+            dates.append(dates[-1] + gap)
+            opens.append(opens[-1] + gap)
+            closes.append(closes[-1] + gap)
+        self.s = s.model_copy(update={"dates": tuple(dates), "opens": tuple(opens), "closes": tuple(closes)})
 
     def _day(self, t: datetime) -> int:
         """Index of the school day that has most recently opened at ``t`` (-1: before the first)."""

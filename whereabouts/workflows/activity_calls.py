@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.case_schedule import CaseSchedule
     from whereabouts.identity import Roster
     from whereabouts.school_time import Sessions
+    from whereabouts.shared_values import shared_roster, shared_schedule
     from whereabouts.steps import ChaseRequest, MoreDaysRequest, RosterRequest, ScheduleRequest
     from whereabouts.times import short
 
@@ -66,9 +67,10 @@ async def mail_activity(
 
 
 async def schedule_case(req: ScheduleRequest) -> CaseSchedule:
-    return await quick_activity(
+    schedule = await quick_activity(
         CalendarActivities.schedule_case, req, summary="Work out the school-day schedule"
     )
+    return shared_schedule(schedule)  # one copy of the school's days for its cases of that day
 
 
 async def more_school_days(req: MoreDaysRequest) -> Sessions:
@@ -81,4 +83,5 @@ async def la_chase_after(req: ChaseRequest) -> datetime:
 
 
 async def load_roster(req: RosterRequest) -> Roster:
-    return await quick_activity(RosterActivities.load_roster, req, summary="Who may act on this case")
+    roster = await quick_activity(RosterActivities.load_roster, req, summary="Who may act on this case")
+    return shared_roster(roster)  # one copy of the school's people for all its cases

@@ -13,6 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from whereabouts.carried import CarriedCase, Mark
+    from whereabouts.shared_values import shared_schedule
 
 from whereabouts.workflows.state import CallSlot, CaseState
 
@@ -78,7 +79,7 @@ def restore(state: CaseState, carried: CarriedCase) -> None:
     state.step = carried.step
     state.risk = carried.risk
     state.chronology = list(carried.chronology)
-    state.schedule = carried.schedule
+    state.schedule = shared_schedule(carried.schedule)
     state.calls = {CallSlot(k): v for k, v in carried.calls.items()}
     state.call_times = {CallSlot(k): v for k, v in carried.call_times.items()}
     state.day1_recorded_at = carried.day1_recorded_at

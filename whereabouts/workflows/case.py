@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.carried import CarriedCase
     from whereabouts.case_schedule import CALENDAR_AHEAD, LA_CHASE_WORKING_DAYS
     from whereabouts.models import CaseInput, CaseResult
+    from whereabouts.shared_values import shared_sessions
     from whereabouts.steps import ChaseRequest, MisLine, MoreDaysRequest, ScheduleRequest
     from whereabouts.times import short
     from whereabouts.vocabulary import CmeOutcome, CmeStage, LetterPlan, VisitPlan
@@ -242,12 +243,14 @@ class CmeCaseWorkflow(Timing):
             return
         request = MoreDaysRequest(school_urn=self.case.school_urn, after=s.sessions, count=CALENDAR_AHEAD)
         more = await self._tracked("more_school_days", more_school_days(request), mail=False)
-        s.sessions = s.sessions.model_copy(
-            update={
-                "dates": s.sessions.dates + more.dates,
-                "opens": s.sessions.opens + more.opens,
-                "closes": s.sessions.closes + more.closes,
-            }
+        s.sessions = shared_sessions(
+            s.sessions.model_copy(
+                update={
+                    "dates": s.sessions.dates + more.dates,
+                    "opens": s.sessions.opens + more.opens,
+                    "closes": s.sessions.closes + more.closes,
+                }
+            )
         )
         self._times = None
         self.calendar_version += 1
