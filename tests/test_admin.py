@@ -510,6 +510,8 @@ async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker
     c = await start_one(start_case, dev_env)
     d = await start_one(start_case, dev_env)
     await asyncio.gather(*(day1(x) for x in (a, b, c, d)))
+    # Each prompt sent, so each case's next action is its Day 1 outcome, no longer the prompt.
+    await asyncio.gather(*(until_waiting_for(x, "Day 1 call outcome") for x in (a, b, c, d)))
     assert (await cli(staff, "risk", c.id, "--at-risk", "--concern", "other"))[0] == 0
     assert (await cli(staff, "contact", d.id, "--reason", "rang in"))[0] == 0
 
@@ -521,7 +523,8 @@ async def test_cases_filters_table_and_json(dev_env, settings, staff, day_worker
         what="school filter",
     )
     assert b.id not in ids(rows)
-    assert ids(rows).index(a.id) < ids(rows).index(c.id)  # earliest next action first
+    listed_at = [r["next_action_at"] for r in rows if r["next_action_at"]]
+    assert listed_at == sorted(listed_at)  # earliest next action first
     row = rows[ids(rows).index(a.id)]
     assert row["school_urn"] == TEST_URN and row["stage"] == "day1_call" and row["risk"] == "not_assessed"
     assert row["next_action"] == "record the Day 1 call outcome" and row["status"] == "running"
