@@ -41,6 +41,7 @@ REQUIRED = {
     "la_wait_continued",
     "register_deletion",
     "close_while_referral_sending",  # behind the patch mail-arrives-before-close
+    "parent_contact_one_task",  # behind the patch close-in-one-task (the older ones walk its else)
 }
 
 

@@ -299,6 +299,8 @@ def _previous(desc: _Latest) -> PreviousEpisode | None:
     """The last episode, as its memo says it closed (a case still open, or closed before these
     memos were written, has none)."""
     memo = desc.memo
+    if isinstance(memo.get("episode"), dict):  # one field since close-in-one-task
+        memo = {**memo, **memo["episode"]}
     if not memo.get("closed_on"):
         return None
     covered = memo.get("covered_until")

@@ -52,6 +52,18 @@ async def quick_activity(
     )
 
 
+async def quick_local_activity(
+    activity: Callable[[SelfT, ArgT], Awaitable[ResultT]], arg: ArgT, *, summary: str
+) -> ResultT:
+    """A quick step run by the worker inside the workflow task that asked for it: no activity
+    task for the server to hand out, and the case can close in the same task. Only for a step
+    that is safe to run twice (a workflow task that fails runs it again: the MIS outbox writes a
+    line id once)."""
+    return await workflow.execute_local_activity_method(
+        activity, arg, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY, summary=summary
+    )
+
+
 async def mail_activity(
     activity: Callable[[SelfT, ArgT], Awaitable[ResultT]], arg: ArgT, *, summary: str
 ) -> ResultT:

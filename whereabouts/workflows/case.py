@@ -37,6 +37,7 @@ CALENDAR_MARGIN = timedelta(days=30)  # refresh the school days when fewer than 
 # Patch IDs (README "Releases"): one per changed point of running logic.
 MAIL_ARRIVES_BEFORE_CLOSE = "mail-arrives-before-close"
 CLOSE_IN_ONE_MIS_BATCH = "close-in-one-mis-batch"
+CLOSE_IN_ONE_TASK = "close-in-one-task"
 
 
 # AUTO_UPGRADE (the versioned worker's default behaviour, whereabouts/versioning.py): a case moves
@@ -288,21 +289,26 @@ class CmeCaseWorkflow(Timing):
         self.awaiting_call = None
         self.next_action, self.next_action_at = None, None
         self._log(f"Case closed: {closing.outcome.words}", closing.by, closing.detail)
-        if workflow.patched(CLOSE_IN_ONE_MIS_BATCH):
-            # The outcome and the register lines it implies in one write: one step fewer per
-            # close (bench.finish), and the MIS never has the outcome without its marks. (Not a
-            # local activity: the close would then complete the workflow in the task that took
-            # the update, and an activity finishing meanwhile fails that task and the update.)
+        one_task = workflow.patched(CLOSE_IN_ONE_TASK)
+        if one_task or workflow.patched(CLOSE_IN_ONE_MIS_BATCH):
+            # The outcome and the register lines it implies in one write: the MIS never has the
+            # outcome without its marks. Closed by an MIS event (a signal: the morning feed's
+            # bursts of parents ringing in), it is written by the worker within this workflow
+            # task, so the case closes in one task with no activity task for the server to hand
+            # out (bench.finish: a third of the server's work per close). Closed by a staff
+            # action (an update), it stays an activity: the update is answered in this task, and
+            # an activity finishing while a longer task ran would fail that task and the update.
             outcome = MisLine(
                 step="outcome", kind="case_outcome", value=closing.outcome.value, comment=closing.detail
             )
-            await self._mis("outcome", [outcome, *self._register_close_lines(closing)])
+            local = one_task and not closing.in_update
+            await self._mis("outcome", [outcome, *self._register_close_lines(closing)], local=local)
         else:
             await self._mis_note("outcome", "case_outcome", closing.outcome.value, closing.detail)
             await self._register_on_close(closing)
         if closing.outcome is CmeOutcome.REMOVED_FROM_ROLL:
             await self._removed_from_roll()
-        self._episode_memo(closing)
+        self._episode_memo(closing, one_field=one_task)
         await self._tell_agencies_closed(closing)
         booked = self.visit_booking
         if booked is not None and self.visit is None and booked.slot > workflow.now():

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from whereabouts.steps import MisBatch, MisLine, NoticeRequest, Sent
     from whereabouts.times import short
 
-from whereabouts.workflows.activity_calls import mail_activity, quick_activity
+from whereabouts.workflows.activity_calls import mail_activity, quick_activity, quick_local_activity
 from whereabouts.workflows.gate import Gate
 from whereabouts.workflows.state import SYSTEM
 
@@ -147,8 +147,9 @@ class Messaging(Gate):
         self._log(f"Task could not be e-mailed to the office or the DSL: {title}", SYSTEM)
         return False
 
-    async def _mis(self, step: str, lines: list[MisLine]) -> None:
-        """Lines for the school's MIS (mark changes, reasons, the outcome), written together."""
+    async def _mis(self, step: str, lines: list[MisLine], *, local: bool = False) -> None:
+        """Lines for the school's MIS (mark changes, reasons, the outcome), written together;
+        ``local``: by the worker within this workflow task (``quick_local_activity``)."""
         if not lines:
             return
         batch = MisBatch(
@@ -161,9 +162,8 @@ class Messaging(Gate):
         )
         kinds = sorted({line.kind.replace("_", " ") for line in lines})
         summary = f"Record in the MIS: {', '.join(kinds)}"
-        await self._tracked(
-            step, quick_activity(MisActivities.record_in_mis, batch, summary=summary), mail=False
-        )
+        call = quick_local_activity if local else quick_activity
+        await self._tracked(step, call(MisActivities.record_in_mis, batch, summary=summary), mail=False)
 
     async def _mis_note(self, step: str, kind: str, value: str, comment: str | None) -> None:
         """One case line (``case_outcome`` or ``note``) for the pupil's MIS record."""

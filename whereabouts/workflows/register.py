@@ -222,10 +222,14 @@ class Register(StaffActions):
             ]
         return lines
 
-    def _episode_memo(self, closing: Closing) -> None:
+    def _episode_memo(self, closing: Closing, *, one_field: bool) -> None:
         """What the next case for this pupil reads (through the feed): when and how this one
         closed, how long the child was absent, and how far an explanation covers. A correction
-        case carries its episode's figures on unchanged: it is not an episode of its own."""
+        case carries its episode's figures on unchanged: it is not an episode of its own.
+
+        ``one_field``: as one memo field, ``episode`` (one encrypted payload, not seven, on the
+        task that closes the case); cases closed before keep the seven fields, which the feed
+        still reads (``feed/intake.py`` ``_previous``)."""
         prev, linked = self.case.previous, self._linked_previous()
         if self._covered() and prev is not None:
             days, total, episodes = prev.school_days, prev.linked_days, prev.episodes
@@ -236,17 +240,16 @@ class Register(StaffActions):
             episodes = (linked.episodes if linked else 0) + 1
             explained = closing.outcome in (CmeOutcome.EXPLAINED_ABSENCE, CmeOutcome.PARENT_CONTACT)
             until, code = (closing.until if explained else None), closing.code
-        workflow.upsert_memo(
-            {
-                "closed_on": self._today().isoformat(),
-                "outcome": closing.outcome.value,
-                "school_days": str(days),
-                "linked_days": str(total),
-                "episodes": str(episodes),
-                "covered_until": until.isoformat() if until else "",
-                "covered_code": code or "",
-            }
-        )
+        fields = {
+            "closed_on": self._today().isoformat(),
+            "outcome": closing.outcome.value,
+            "school_days": str(days),
+            "linked_days": str(total),
+            "episodes": str(episodes),
+            "covered_until": until.isoformat() if until else "",
+            "covered_code": code or "",
+        }
+        workflow.upsert_memo({"episode": fields} if one_field else dict(fields))
 
     def _today(self) -> date:
         """Today's school date (the case's own calendar; the rehearsal's compressed days too)."""

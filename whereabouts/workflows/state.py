@@ -83,6 +83,9 @@ class Closing:
         self.code = code
         self.until = until
         self.from_register = from_register  # the MIS's own mark closed it: the register has it
+        # Set by a staff action (an update) rather than an MIS event (a signal): ``_close`` then
+        # writes to the MIS in a task of its own (see ``CLOSE_IN_ONE_TASK``).
+        self.in_update = workflow.current_update_info() is not None
 
 
 class CaseClosed(Exception):

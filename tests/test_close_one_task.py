@@ -1,0 +1,103 @@
+"""A case closed by an MIS event closes in one workflow task (issue 21: the close burst).
+
+The parent ringing in is the morning's burst: each close that needed an activity task and a
+second workflow task cost the server a third more than it needs. Closed by a signal, the case
+writes its outcome to the MIS outbox within the task that took the signal (a local activity)
+and completes there; closed by a staff action (an update) it keeps the activity, so the update
+is answered in a task of its own. Either way the MIS gets the outcome once, and the next case
+for the pupil reads how this one closed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import finish, school_morning, until_waiting_for
+from tests.factories import make_case
+from whereabouts.feed.intake import _describe, _Latest, _previous
+from whereabouts.models import CallRecord, ParentContact
+from whereabouts.vocabulary import CmeOutcome
+from whereabouts.workflows.case import CmeCaseWorkflow
+
+
+def after_last_signal(events: list[dict]) -> list[dict]:
+    signalled = [i for i, e in enumerate(events) if e["eventType"].endswith("WORKFLOW_EXECUTION_SIGNALED")]
+    return events[signalled[-1] :] if signalled else events
+
+
+def types(events: list[dict]) -> list[str]:
+    return [e["eventType"].removeprefix("EVENT_TYPE_") for e in events]
+
+
+def outcome_lines(settings) -> list[dict]:
+    lines = [json.loads(x) for x in settings.mis_outbox.read_text().splitlines()]
+    return [x for x in lines if x["kind"] == "case_outcome"]
+
+
+async def history_of(handle) -> list[dict]:
+    return json.loads((await handle.fetch_history()).to_json())["events"]
+
+
+async def test_parent_ringing_in_closes_the_case_in_one_task(env, settings, smtp, worker, start_case):
+    case = make_case(await school_morning(env))
+    h = await start_case(env.client, case, record_as="parent_contact_one_task")
+    await until_waiting_for(h, "Day 1 call outcome")
+    await h.signal(CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="rang: dentist"))
+    result = await finish(env, h)
+    assert result.outcome is CmeOutcome.PARENT_CONTACT
+
+    closing = types(after_last_signal(await history_of(h)))
+    assert closing.count("WORKFLOW_TASK_COMPLETED") == 1, closing
+    assert "ACTIVITY_TASK_SCHEDULED" not in closing, closing
+    assert closing[-1] == "WORKFLOW_EXECUTION_COMPLETED"
+    # The MIS has the outcome, once.
+    (line,) = outcome_lines(settings)
+    assert line["value"] == "parent_contact" and line["case_id"] == h.id
+
+    # How it closed, for the next case for this pupil (the feed reads it: test_register.py).
+    latest = await _describe(h)  # as the feed reads it
+    assert latest is not None
+    episode = latest.memo["episode"]  # one payload, not seven
+    assert "closed_on" not in latest.memo
+    assert (episode["outcome"], episode["episodes"], episode["covered_until"]) == ("parent_contact", "1", "")
+
+
+async def test_a_staff_action_that_closes_the_case_is_answered_before_the_mis_write(
+    env, settings, smtp, worker, start_case
+):
+    case = make_case(await school_morning(env))
+    h = await start_case(env.client, case)
+    await until_waiting_for(h, "Day 1 call outcome")
+    status = await h.execute_update(
+        CmeCaseWorkflow.record_call,
+        CallRecord(outcome="safe_with_parent", reason="ill with flu", code="i", by="T. Hale"),
+    )
+    assert status.case_id == h.id
+    result = await finish(env, h)
+    assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
+    events = await history_of(h)
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"].endswith("ACTIVITY_TASK_SCHEDULED")
+    ]
+    assert scheduled[-1] == "record_in_mis"  # a task of its own, after the update's answer
+    (line,) = outcome_lines(settings)
+    assert line["value"] == "explained_absence"
+
+
+def test_the_feed_still_reads_the_seven_field_memo_of_a_case_closed_before():
+    memo = {
+        "first_day_absent": "2026-11-02",
+        "closed_on": "2026-11-04",
+        "outcome": "explained_absence",
+        "school_days": "3",
+        "linked_days": "3",
+        "episodes": "1",
+        "covered_until": "2026-11-06",
+        "covered_code": "I",
+    }
+    previous = _previous(_Latest(status=None, start_time=None, memo=memo))  # type: ignore[arg-type]
+    assert previous is not None
+    assert previous.school_days == 3 and previous.covered_code == "I"
+    assert str(previous.covered_until) == "2026-11-06"
