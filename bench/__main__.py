@@ -33,13 +33,21 @@ from pathlib import Path
 from bench import Beside, scale
 from whereabouts.cli.common import first_line
 
-BENCHES = ["bench.case_cost", "bench.start_feed", "bench.day1", "bench.carry", "bench.finish"]
+BENCHES = [
+    "bench.case_cost",
+    "bench.start_feed",
+    "bench.day1",
+    "bench.carry",
+    "bench.finish",
+    "bench.outbox",
+]
 TITLES = {
     "bench.case_cost": "What one case costs Temporal (time-skipping test server, in-process worker)",
     "bench.start_feed": "Starting: the morning feed through feed() beside a one-line workflow (no worker)",
     "bench.day1": "Day 1 morning: new cases through their first steps, one worker, beside trivial workflows",
     "bench.carry": "Carrying: open cases waiting on timers, one worker, beside trivial workflows",
     "bench.finish": "Finishing: parent_responded signal to closed case, beside trivial signal-then-complete",
+    "bench.outbox": "The MIS outbox as it fills: one close's append with a term's lines in the file",
 }
 
 

@@ -9,7 +9,8 @@ consumer never touch the same file and a consumer that stops half way simply see
 still pending next time.
 
 Both files are appended the same way (``append_new``): complete lines, in one write, under an
-exclusive ``flock``, then ``fsync``; a write that fails (a full disk above all) is cut back to the
+exclusive ``flock``, then ``fsync``; an append reads only the lines written since the process's
+last one (``outbox_index.py``: a term's file is millions of lines); a write that fails (a full disk above all) is cut back to the
 file's size before it, so a line is in the file whole or not at all. A line damaged anyway (a
 crash of the machine mid-write, a hand edit) is skipped by every reader and reported by number,
 never fatal: one bad line must not stop the others reaching the MIS.
@@ -34,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from whereabouts.outbox_index import seen_in
 from whereabouts.settings import ROOT
 
 __all__ = ["COLUMNS", "SCHEMA_PATH", "Acknowledged", "Line", "Outbox", "Read", "UnknownIds"]
@@ -131,8 +133,11 @@ def append_new(path: Path, records: Sequence[Mapping[str, Any]]) -> list[str]:
         fd = fh.fileno()
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            present, torn = _scan(fh, wanted)
+            seen = seen_in(path, fd)  # this process's ids of the file (``outbox_index.py``)
+            torn = seen.catch_up(fh, _id_of)
             size = os.fstat(fd).st_size
+            maybe = seen.maybe_present(wanted)
+            present = _scan(fh, maybe)[0] if maybe else set()  # read only on a retry
             new: list[str] = []
             data = b"\n" if torn else b""
             for record in records:
@@ -149,6 +154,7 @@ def append_new(path: Path, records: Sequence[Mapping[str, Any]]) -> list[str]:
             except BaseException:
                 _cut_back(fd, size)
                 raise
+            seen.written(new, size + len(data))
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     if created:
