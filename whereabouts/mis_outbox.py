@@ -9,9 +9,9 @@ consumer never touch the same file and a consumer that stops half way simply see
 still pending next time.
 
 Both files are appended the same way (``append_new``): complete lines, in one write, under an
-exclusive ``flock``, then ``fsync``; an append reads only the lines written since the process's
-last one (``outbox_index.py``: a term's file is millions of lines); a write that fails (a full disk above all) is cut back to the
-file's size before it, so a line is in the file whole or not at all. A line damaged anyway (a
+exclusive ``flock``, then ``fsync``, reading only the lines written since the process's last
+append (``outbox_index.py``: a term's file is millions of lines). A write that fails (a full
+disk above all) is cut back to the file's size before it, so a line is whole or not at all. A line damaged anyway (a
 crash of the machine mid-write, a hand edit) is skipped by every reader and reported by number,
 never fatal: one bad line must not stop the others reaching the MIS.
 
