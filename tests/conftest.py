@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
@@ -199,10 +201,15 @@ def workflow_ids() -> dict[str, str]:
 
 
 async def close_started() -> None:
-    """Terminate what a test left open (a closed case refuses, which is fine)."""
+    """Terminate what a test left open (a closed case refuses, which is fine).
+
+    A case is let finish the step or workflow task it has in hand first (for a few seconds at
+    most): the time-skipping server keeps time locked for an activity still running when its
+    workflow is terminated (temporalio/sdk-java#1138), and every later test's skip would hang."""
     while STARTED:
         handle = STARTED.pop()
         with contextlib.suppress(RPCError):
+            await until_idle(handle, timeout=3)
             await handle.terminate("test finished")
 
 
@@ -304,10 +311,44 @@ async def school_morning(env: WorkflowEnvironment, at: time = time(9, 30)) -> da
 
 
 async def until_waiting_for(handle: WorkflowHandle, item: str, timeout: float = 15.0):
-    """Until the case's "waiting for" list starts with ``item`` (e.g. "Day 1 call outcome")."""
-    return await until(
-        handle, lambda s: any(p.startswith(item) for p in s.pending), f"waiting for {item}", timeout
+    """Until the case's "waiting for" list starts with ``item`` (e.g. "Day 1 call outcome") and
+    the step that asked for it is done (the prompt sent): the case lists what it awaits before
+    the prompt goes. A step still retrying after a few seconds (a mail server down) is left so."""
+    await until(handle, lambda s: any(p.startswith(item) for p in s.pending), f"waiting for {item}", timeout)
+    await until_idle(handle)
+    return await handle.query(CmeCaseWorkflow.status)
+
+
+async def until_idle(handle: WorkflowHandle, timeout: float = 5.0) -> bool:
+    """Until the case has no activity and no workflow task in hand (True), or ``timeout``."""
+    client = handle._client
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
     )
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        # Raw: a closed case's search attributes do not decode on the test server.
+        raw = await client.workflow_service.describe_workflow_execution(request)
+        busy = raw.pending_activities or raw.HasField("pending_workflow_task")
+        if raw.workflow_execution_info.status != 1 or not busy:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def until_prompted(handle: WorkflowHandle, call: str = "Day 1 call", timeout: float = 15.0):
+    """Until the office's prompt for ``call`` is in the chronology (the mail server took it).
+
+    The case lists the call's outcome as awaited before the prompt goes, so a chronology
+    snapshot taken on ``until_waiting_for`` alone can miss the prompt's entry."""
+    entry = f"{call} prompt e-mailed to the attendance office"
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(Exception):
+            if any(e.what == entry for e in await handle.query(CmeCaseWorkflow.chronology_entries)):
+                return await handle.query(CmeCaseWorkflow.status)
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"timed out waiting for: {entry}")
 
 
 async def skip_to(env: WorkflowEnvironment, at: datetime, slack: timedelta = timedelta(minutes=1)):

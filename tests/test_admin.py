@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from tests.conftest import TEST_DIRECTORY, close_started, until, until_waiting_for
+from tests.conftest import TEST_DIRECTORY, close_started, until, until_prompted, until_waiting_for
 from tests.factories import TEST_URN, case_id_of, last_school_day, make_case, make_upn, school_day_before
 from tests.signer import key_file
 from whereabouts.activities.deps import Deps
@@ -364,7 +364,7 @@ async def test_plan_and_still_missing_on_an_escalated_case_read_back_in_show(
     case = guarded_case()
     h = await start_case(dev_env.client, case, id=case_id_of(case))
     await day1(h)
-    await until_waiting_for(h, "Day 1 call outcome")  # the prompt's entry is in before the snapshot
+    await until_prompted(h)  # the prompt's entry is in before the snapshot
 
     # Neither is for a case nobody has judged at risk or reported missing: refused, nothing changed.
     before = await entries(h)

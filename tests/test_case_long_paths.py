@@ -10,7 +10,7 @@ import asyncio
 import json
 from datetime import date
 
-from tests.conftest import FAST_DAY_SECONDS, finish, refused, until, until_waiting_for
+from tests.conftest import FAST_DAY_SECONDS, finish, refused, until, until_prompted
 from tests.factories import make_case
 from whereabouts.models import (
     CallRecord,
@@ -130,7 +130,7 @@ async def test_la_silent_is_chased_keep_on_roll_keeps_waiting(
 async def test_refusals_change_nothing(dev_env, settings, smtp, fast_worker, start_case):
     h = await start_case(dev_env.client, make_case(date.today()))
     await until(h, lambda s: s.stage is CmeStage.DAY1_CALL and s.next_action_at, "day 1")
-    await until_waiting_for(h, "Day 1 call outcome")  # the prompt's entry is in before the snapshot
+    await until_prompted(h)  # the prompt's entry is in before the snapshot
     before = await h.query(CmeCaseWorkflow.chronology_entries)
     await h.execute_update(CmeCaseWorkflow.record_call, CallRecord(outcome="no_answer", by="T"))
     after_first = await h.query(CmeCaseWorkflow.chronology_entries)

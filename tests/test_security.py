@@ -28,7 +28,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
-from tests.conftest import BIN, ROOT, STARTED, TEST_DIRECTORY, until_stage, until_waiting_for
+from tests.conftest import BIN, ROOT, STARTED, TEST_DIRECTORY, until_prompted, until_stage
 from tests.factories import case_id_of, make_case
 from tests.signer import key_file
 from whereabouts.activities.deps import Deps
@@ -94,7 +94,7 @@ async def test_a_plain_temporal_cli_cannot_close_change_or_mark_a_case(dev_env, 
         STARTED.append(handle)
         await until_stage(handle, CmeStage.DAY1_CALL)
         # The prompt sent (so the chronology is what it will stay until the outcome is due).
-        before = await until_waiting_for(handle, "Day 1 call outcome")
+        before = await until_prompted(handle)
         chronology = await handle.query(CmeCaseWorkflow.chronology_entries)
 
         # The signals: the server takes them (it cannot tell), the worker drops each one.

@@ -11,9 +11,9 @@ still pending next time.
 Both files are appended the same way (``append_new``): complete lines, in one write, under an
 exclusive ``flock``, then ``fsync``, reading only the lines written since the process's last
 append (``outbox_index.py``: a term's file is millions of lines). A write that fails (a full
-disk above all) is cut back to the file's size before it, so a line is whole or not at all. A line damaged anyway (a
-crash of the machine mid-write, a hand edit) is skipped by every reader and reported by number,
-never fatal: one bad line must not stop the others reaching the MIS.
+disk above all) is cut back to the file's size before it, so a line is whole or not at all. A
+line damaged anyway (a crash of the machine mid-write, a hand edit) is skipped by every reader
+and reported by number, never fatal: one bad line must not stop the others reaching the MIS.
 
 Lines are children's data: new files are created readable by their owner only (0600), an export
 too, and nothing here logs a line's contents.

@@ -78,10 +78,9 @@ async def mail_activity(
     )
 
 
-async def schedule_case(req: ScheduleRequest) -> CaseSchedule:
-    schedule = await quick_activity(
-        CalendarActivities.schedule_case, req, summary="Work out the school-day schedule"
-    )
+async def schedule_case(req: ScheduleRequest, *, local: bool = False) -> CaseSchedule:
+    call = quick_local_activity if local else quick_activity
+    schedule = await call(CalendarActivities.schedule_case, req, summary="Work out the school-day schedule")
     return shared_schedule(schedule)  # one copy of the school's days for its cases of that day
 
 
@@ -94,6 +93,7 @@ async def la_chase_after(req: ChaseRequest) -> datetime:
     return await quick_activity(CalendarActivities.la_chase_after, req, summary=summary)
 
 
-async def load_roster(req: RosterRequest) -> Roster:
-    roster = await quick_activity(RosterActivities.load_roster, req, summary="Who may act on this case")
+async def load_roster(req: RosterRequest, *, local: bool = False) -> Roster:
+    call = quick_local_activity if local else quick_activity
+    roster = await call(RosterActivities.load_roster, req, summary="Who may act on this case")
     return shared_roster(roster)  # one copy of the school's people for all its cases

@@ -33,8 +33,8 @@ USED_KEPT = 500  # signatures remembered, so a captured action cannot be sent ag
 class Gate(CaseState):
     """Signature checks for updates and signals, and the roster they are checked against."""
 
-    async def _load_roster(self) -> None:
-        self.roster = await load_roster(RosterRequest(school_urn=self.case.school_urn))
+    async def _load_roster(self, *, local: bool = False) -> None:
+        self.roster = await load_roster(RosterRequest(school_urn=self.case.school_urn), local=local)
 
     async def _keep_roster_fresh(self) -> None:
         """Daily, the directory's people again: a new key works, a removed one stops working."""

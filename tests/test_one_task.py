@@ -1,18 +1,19 @@
-"""A case closed by an MIS event closes in one workflow task (issue 21: the close burst).
+"""The morning's two bursts in as few workflow tasks as they can take (issue 21).
 
-The parent ringing in is the morning's burst: each close that needed an activity task and a
-second workflow task cost the server a third more than it needs. Closed by a signal, the case
-writes its outcome to the MIS outbox within the task that took the signal (a local activity)
-and completes there; closed by a staff action (an update) it keeps the activity, so the update
-is answered in a task of its own. Either way the MIS gets the outcome once, and the next case
-for the pupil reads how this one closed.
+A new case's first steps read the directory (who may act, the school days): the worker runs them
+within the case's first task (local activities), so the case reaches its Day 1 prompt with one
+activity task, the prompt's. A case closed by an MIS event (the parent ringing in) writes its
+outcome to the MIS outbox within the task that took the signal and completes there; closed by a
+staff action (an update) it keeps the activity, so the update is answered in a task of its own.
+Either way the MIS gets the outcome once, and the next case for the pupil reads how this one
+closed.
 """
 
 from __future__ import annotations
 
 import json
 
-from tests.conftest import finish, school_morning, until_waiting_for
+from tests.conftest import finish, school_morning, until_prompted, until_waiting_for
 from tests.factories import make_case
 from whereabouts.feed.intake import _describe, _Latest, _previous
 from whereabouts.models import CallRecord, ParentContact
@@ -38,10 +39,45 @@ async def history_of(handle) -> list[dict]:
     return json.loads((await handle.fetch_history()).to_json())["events"]
 
 
+def scheduled(events: list[dict]) -> list[str]:
+    return [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"].endswith("ACTIVITY_TASK_SCHEDULED")
+    ]
+
+
+def local_activities(events: list[dict]) -> int:
+    return sum(
+        1
+        for e in events
+        if e.get("markerRecordedEventAttributes", {}).get("markerName") == "core_local_activity"
+    )
+
+
+async def test_a_new_case_reaches_its_day1_prompt_with_one_activity_task(
+    env, settings, smtp, worker, start_case
+):
+    case = make_case(await school_morning(env))
+    h = await start_case(env.client, case, record_as="first_steps_one_task")
+    await until_prompted(h)
+    events = await history_of(h)
+    assert scheduled(events) == ["send_notice"]  # the prompt; the roster and the days were read in the task
+    assert local_activities(events) == 2
+    # The roster is there: a staff action is checked and recorded at once.
+    await h.execute_update(
+        CmeCaseWorkflow.record_call,
+        CallRecord(outcome="safe_with_parent", reason="ill with flu", code="i", by="T. Hale"),
+    )
+    result = await finish(env, h)
+    assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
+    assert [e.what for e in result.chronology][-1] == "Case closed: explained absence"
+
+
 async def test_parent_ringing_in_closes_the_case_in_one_task(env, settings, smtp, worker, start_case):
     case = make_case(await school_morning(env))
     h = await start_case(env.client, case, record_as="parent_contact_one_task")
-    await until_waiting_for(h, "Day 1 call outcome")
+    await until_prompted(h)  # nothing on its way to the mail server (that close waits for it)
     await h.signal(CmeCaseWorkflow.parent_responded, ParentContact(by="MIS", reason="rang: dentist"))
     result = await finish(env, h)
     assert result.outcome is CmeOutcome.PARENT_CONTACT
@@ -75,13 +111,7 @@ async def test_a_staff_action_that_closes_the_case_is_answered_before_the_mis_wr
     assert status.case_id == h.id
     result = await finish(env, h)
     assert result.outcome is CmeOutcome.EXPLAINED_ABSENCE
-    events = await history_of(h)
-    scheduled = [
-        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
-        for e in events
-        if e["eventType"].endswith("ACTIVITY_TASK_SCHEDULED")
-    ]
-    assert scheduled[-1] == "record_in_mis"  # a task of its own, after the update's answer
+    assert scheduled(await history_of(h))[-1] == "record_in_mis"  # a task of its own, after the answer
     (line,) = outcome_lines(settings)
     assert line["value"] == "explained_absence"
 
