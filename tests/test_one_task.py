@@ -1,8 +1,8 @@
 """The morning's two bursts in as few workflow tasks as they can take (issue 21).
 
-A new case's first steps read the directory (who may act, the school days): the worker runs them
-within the case's first task (local activities), so the case reaches its Day 1 prompt with one
-activity task, the prompt's. A case closed by an MIS event (the parent ringing in) writes its
+A new case's first steps read the directory (who may act, the school days) as activities: run as
+local activities within its first task they reached the Day 1 prompt sooner but left markers the
+worker held for as long as it cached the case. A case closed by an MIS event (the parent ringing in) writes its
 outcome to the MIS outbox within the task that took the signal and completes there; closed by a
 staff action (an update) it keeps the activity, so the update is answered in a task of its own.
 Either way the MIS gets the outcome once, and the next case for the pupil reads how this one
@@ -55,15 +55,18 @@ def local_activities(events: list[dict]) -> int:
     )
 
 
-async def test_a_new_case_reaches_its_day1_prompt_with_one_activity_task(
+async def test_a_new_case_reads_the_directory_as_activities_and_keeps_no_marker(
     env, settings, smtp, worker, start_case
 ):
+    # Read as local activities (first-steps-in-one-task) the two reads left a marker each that
+    # the worker held for as long as the case was cached (bench.carry): a new case reads them as
+    # activities again (first-steps-as-activities); first_steps_one_task still replays.
     case = make_case(await school_morning(env))
-    h = await start_case(env.client, case, record_as="first_steps_one_task")
+    h = await start_case(env.client, case, record_as="first_steps_as_activities")
     await until_prompted(h)
     events = await history_of(h)
-    assert scheduled(events) == ["send_notice"]  # the prompt; the roster and the days were read in the task
-    assert local_activities(events) == 2
+    assert scheduled(events) == ["load_roster", "schedule_case", "send_notice"]
+    assert local_activities(events) == 0
     # The roster is there: a staff action is checked and recorded at once.
     await h.execute_update(
         CmeCaseWorkflow.record_call,

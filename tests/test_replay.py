@@ -42,7 +42,8 @@ REQUIRED = {
     "register_deletion",
     "close_while_referral_sending",  # behind the patch mail-arrives-before-close
     "parent_contact_one_task",  # behind the patch close-in-one-task (the older ones walk its else)
-    "first_steps_one_task",  # behind the patch first-steps-in-one-task (likewise)
+    "first_steps_one_task",  # behind first-steps-in-one-task (recorded once: new cases no longer take it)
+    "first_steps_as_activities",  # behind first-steps-as-activities
 }
 
 

@@ -39,6 +39,7 @@ MAIL_ARRIVES_BEFORE_CLOSE = "mail-arrives-before-close"
 CLOSE_IN_ONE_MIS_BATCH = "close-in-one-mis-batch"
 CLOSE_IN_ONE_TASK = "close-in-one-task"
 FIRST_STEPS_IN_ONE_TASK = "first-steps-in-one-task"
+FIRST_STEPS_AS_ACTIVITIES = "first-steps-as-activities"
 
 
 # AUTO_UPGRADE (the versioned worker's default behaviour, whereabouts/versioning.py): a case moves
@@ -92,10 +93,17 @@ class CmeCaseWorkflow(Timing):
         """Who may act, the schedule, then the procedure; a step that fails for good is shown,
         never fatal."""
         try:
-            # Who may act and the school days: reads of the directory, run by the worker within
-            # the case's first task (local activities: safe to run twice), so a new case reaches
-            # its Day 1 prompt in two workflow tasks fewer and two activity tasks fewer.
-            local = workflow.patched(FIRST_STEPS_IN_ONE_TASK)
+            # Who may act and the school days: reads of the directory. Cases begun under
+            # first-steps-in-one-task ran them as local activities within their first task (two
+            # tasks fewer to the Day 1 prompt, bench.day1 11.3 -> 13.7 cases a second), but the
+            # worker then held about 21 kB more for each, for as long as the case stayed cached
+            # (outside Python's objects, which were the same: the SDK's native core; bench.carry
+            # 194 -> 241 kB per waiting case, 3.4 times the trivial workflow against a target of
+            # 3). Memory bounds how many cases a worker carries; Day 1 is a burst another worker
+            # absorbs. So new cases read them as activities again.
+            local = not workflow.patched(FIRST_STEPS_AS_ACTIVITIES) and workflow.patched(
+                FIRST_STEPS_IN_ONE_TASK
+            )
             await self._load_roster(local=local)  # every update and signal is checked against it (gate.py)
             self._background(self._keep_roster_fresh(), standing=True)
             if self._carried is not None:  # a continued run: straight back to waiting on the LA
