@@ -2,11 +2,11 @@
 
 A new case's first steps read the directory (who may act, the school days) as activities: run as
 local activities within its first task they reached the Day 1 prompt sooner but left markers the
-worker held for as long as it cached the case. A case closed by an MIS event (the parent ringing in) writes its
-outcome to the MIS outbox within the task that took the signal and completes there; closed by a
-staff action (an update) it keeps the activity, so the update is answered in a task of its own.
-Either way the MIS gets the outcome once, and the next case for the pupil reads how this one
-closed.
+worker held for as long as it cached the case. A case closed by an MIS event (the parent ringing
+in) writes its outcome to the MIS outbox within the task that took the signal and completes there;
+closed by a staff action (an update) it keeps the activity, so the update is answered in a task
+of its own. Either way the MIS gets the outcome once, and the next case for the pupil reads how
+this one closed.
 """
 
 from __future__ import annotations
