@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest processes (pytest-xdist; each test file stays in one). CI has 2 CPUs. Recording the
+# histories again writes tests/histories/workflow-ids.txt, so that runs in one process.
+TEST_WORKERS ?= $(if $(WHEREABOUTS_RECORD_HISTORIES),0,2)
 
 .PHONY: run test bench lint clean
 
@@ -21,7 +24,7 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	sh scripts/ensure-chromium.sh
 	sh scripts/ensure-pdf.sh
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -34,8 +34,9 @@ SHARE_STACK = True  # under make bench: the stack bench.day1 leaves, handed on t
 
 async def main(cases: int | None = None, shared: Stack | None = None) -> Figures:
     async with own_or_given(shared, "carry") as stack:
-        if "case_after" not in stack.marks:
-            await morning(stack, cases or scaled(CASES, least=2 * WARM_UP))
+        morning_figures: Figures = {}
+        if "case_after" not in stack.marks:  # run alone: the morning is run here, and reported
+            morning_figures = await morning(stack, cases or scaled(CASES, least=2 * WARM_UP))
         m = stack.marks
 
         async def running(queue: str) -> int:
@@ -49,6 +50,7 @@ async def main(cases: int | None = None, shared: Stack | None = None) -> Figures
         case_kb, trivial_kb = per_cached("case"), per_cached("trivial")
         cases_n = int(m["cases"])
         figures: Figures = {
+            **morning_figures,
             "open runs waiting on a timer": Beside(
                 await running(stack.settings.task_queue), await running(stack.trivial_queue)
             ),
