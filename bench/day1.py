@@ -30,9 +30,9 @@ import time
 from bench import Beside, Figures, print_figures, scaled
 from bench.stack import Stack, own_or_given, synthetic_rows
 
-# make bench takes 1,500 of each: at about 50 ms of worker CPU per case (one Python worker, one
-# core) 10,000 cases alone would take the whole machine about 14 minutes, and every figure here
-# is per case or per second. The full morning: python -m bench.day1 10000.
+# make bench takes 1,500 of each: 10,000 cases and 10,000 trivial workflows took the 2-CPU
+# machine about 16 minutes (2026-12-03), and every figure here is per case or per second. The
+# issue's full morning: python -m bench.day1 10000 (or bench.carry 10000, with its memory).
 CASES = 1_500
 WARM_UP = 20
 SHARE_STACK = True  # make bench hands the stack, cases waiting, to bench.carry and bench.finish
