@@ -455,5 +455,5 @@ def mb(n: float) -> float:
 def _patience(runs: int) -> float:
     """How long to wait for ``runs`` to reach their first timer before calling the run failed:
     15 minutes, or 0.3 s a run where there are more (the full morning, ``python -m bench.carry
-    10000``, took its cases through Day 1 at about 7 a second on two CPUs)."""
+    10000``, took its cases through Day 1 at 7 to 14 a second on two CPUs)."""
     return max(900.0, 0.3 * runs)
